@@ -1,0 +1,296 @@
+"""Checkpoint conversion as a stream: match signatures, then write one tensor at a time.
+
+The safetensors files are written here rather than with `safetensors.save_file`, which needs
+every tensor in memory at once. The header only depends on names, shapes and dtypes, so it is
+written first and each tensor's bytes go to their precomputed offset as the tensor is produced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from ._readers import load_lazy, numpy_dtype, safetensors_dtypes, torch_to_numpy
+
+DEFAULT_MAX_SHARD_SIZE = "5GB"
+_WEIGHTS_NAME = "model.safetensors"
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes in a size such as 5_000_000, "5GB" (10^9, as transformers counts) or "512MiB"."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", size)
+    if match is None or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"size {size!r} is not understood; write it like 5GB, 500MB or 2GiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+@dataclass(frozen=True)
+class _Shard:
+    file_name: str
+    entries: tuple[_Entry, ...]
+    header: bytes  # length prefix and padded JSON
+    offsets: Mapping[str, int]  # absolute file offset of each tensor's bytes
+
+    @property
+    def nbytes(self) -> int:
+        return sum(entry.nbytes for entry in self.entries)
+
+
+def _plan(entries: list[_Entry], max_shard_size: int, weights_name: str) -> list[_Shard]:
+    # Consecutive tensors fill a shard up to the limit; a larger tensor gets a shard of its own.
+    groups: list[list[_Entry]] = []
+    size = 0
+    for entry in entries:
+        if not groups or (groups[-1] and size + entry.nbytes > max_shard_size):
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += entry.nbytes
+    if len(groups) == 1:
+        names = [weights_name]
+    else:
+        stem, suffix = weights_name.rsplit(".", 1)
+        names = [f"{stem}-{i + 1:05d}-of-{len(groups):05d}.{suffix}" for i in range(len(groups))]
+    return [_shard(name, group) for name, group in zip(names, groups)]
+
+
+def _shard(file_name: str, entries: list[_Entry]) -> _Shard:
+    codes = {dtype: code for code, dtype in safetensors_dtypes().items()}
+    # Wider elements first (stable), so every tensor starts at a multiple of its element size.
+    layout = sorted(entries, key=lambda entry: -entry.dtype.itemsize)
+    header: dict = {"__metadata__": {"format": "pt"}}
+    relative, position = {}, 0
+    for entry in layout:
+        relative[entry.name] = position
+        header[entry.name] = {"dtype": codes[entry.dtype], "shape": list(entry.shape),
+                              "data_offsets": [position, position + entry.nbytes]}
+        position += entry.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    data_start = 8 + len(text)
+    offsets = {name: data_start + offset for name, offset in relative.items()}
+    return _Shard(file_name, tuple(entries), struct.pack("<Q", len(text)) + text, offsets)
+
+
+def _as_numpy(tensor) -> np.ndarray:
+    if type(tensor).__module__.startswith("torch"):
+        tensor = torch_to_numpy(tensor)
+    array = np.asarray(tensor)
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(array)
+
+
+def write_safetensors(tensors: Iterable[tuple[str, object]], like: Mapping[str, object], out,
+                      max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+                      progress: bool = False) -> list[Path]:
+    """Stream tensors into safetensors files shaped like `like`, one tensor in memory at a time.
+
+    Arguments:
+        tensors: `(name, tensor)` pairs in any order, each name of `like` exactly once; numpy,
+            torch and jax tensors and anything `numpy.asarray` accepts.
+        like: name -> leaf with `.shape` and `.dtype`, in the order of the output. Each tensor
+            must have exactly this shape and dtype.
+        out: a `.safetensors` file, or a folder (created if needed) that receives
+            `model.safetensors`. Above `max_shard_size` bytes the output is split as
+            transformers does, into `model-00001-of-0000N.safetensors` files next to a
+            `model.safetensors.index.json` (named after `out`'s stem for a file).
+        max_shard_size: bytes per file, an int or a string such as "5GB" or "2GiB".
+        progress: show a tqdm progress bar on stderr.
+
+    Returns:
+        The paths written, the index last if there is one. Nothing appears under these paths
+        until every tensor has been written; a failure leaves no output behind.
+
+    Raises:
+        ValueError: a tensor is missing, unexpected, repeated, or of the wrong shape or dtype;
+            the message names it.
+    """
+    entries = [_Entry(name, tuple(int(n) for n in leaf.shape), numpy_dtype(leaf.dtype))
+               for name, leaf in like.items()]
+    supported = set(safetensors_dtypes().values())
+    for entry in entries:
+        if entry.dtype not in supported:
+            raise ValueError(f"tensor '{entry.name}': safetensors cannot store dtype "
+                             f"{entry.dtype.name}")
+    out = Path(out)
+    weights_name = out.name if out.suffix == ".safetensors" else _WEIGHTS_NAME
+    shards = _plan(entries, parse_size(max_shard_size), weights_name)
+    files = {shard.file_name: b"" for shard in shards}
+    if len(shards) > 1:
+        files[f"{weights_name}.index.json"] = _index(shards)
+
+    with _Staging(out, list(files)) as staging, _progress_bar(entries, progress) as bar:
+        _write_shards(tensors, entries, shards, staging, bar)
+        for name, content in files.items():
+            if content:
+                staging.path(name).write_bytes(content)
+        return staging.commit()
+
+
+def _write_shards(tensors, entries: list[_Entry], shards: list[_Shard], staging: _Staging,
+                  bar: _progress_bar) -> None:
+    shard_of = {entry.name: shard for shard in shards for entry in shard.entries}
+    expected = {entry.name: entry for entry in entries}
+    remaining = {shard.file_name: len(shard.entries) for shard in shards}
+    with contextlib.ExitStack() as open_files:
+        handles = {}
+        for name, tensor in tensors:
+            entry = expected.pop(name, None)
+            if entry is None:
+                reason = "is written twice" if name in shard_of else "is not in the target"
+                raise ValueError(f"tensor '{name}' {reason}")
+            array = _as_numpy(tensor)
+            del tensor
+            if array.shape != entry.shape or array.dtype != entry.dtype:
+                raise ValueError(f"tensor '{name}' is {array.dtype.name}{list(array.shape)}, "
+                                 f"the target wants {entry.dtype.name}{list(entry.shape)}")
+            shard = shard_of[name]
+            if shard.file_name not in handles:
+                handle = open_files.enter_context(open(staging.path(shard.file_name), "wb"))
+                handle.write(shard.header)
+                handles[shard.file_name] = handle
+            handle = handles[shard.file_name]
+            handle.seek(shard.offsets[name])
+            handle.write(array.reshape(-1).view(np.uint8).data)
+            del array
+            remaining[shard.file_name] -= 1
+            if remaining[shard.file_name] == 0:
+                handles.pop(shard.file_name).close()
+            bar.update(entry.nbytes)
+    if expected:
+        listed = ", ".join(f"'{name}'" for name in list(expected)[:5])
+        more = f" and {len(expected) - 5} more" if len(expected) > 5 else ""
+        raise ValueError(f"no tensor was produced for {listed}{more}")
+
+
+def _index(shards: list[_Shard]) -> bytes:
+    weight_map = {entry.name: shard.file_name for shard in shards for entry in shard.entries}
+    index = {"metadata": {"total_size": sum(shard.nbytes for shard in shards)},
+             "weight_map": weight_map}
+    return (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+
+
+class _Staging:
+    """Files written under temporary names and renamed into place only on success.
+
+    A new output folder is built as a hidden sibling and renamed as a whole; in an existing
+    folder each file gets a hidden temporary name, and the index is renamed last.
+    """
+
+    def __init__(self, out: Path, file_names: list[str]):
+        self.file_names = file_names
+        if out.suffix == ".safetensors":
+            self.folder, self.new_folder = out.parent, None
+        elif out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: exists and is not a folder; name a .safetensors file "
+                             "or a folder")
+        else:
+            self.folder, self.new_folder = out, None if out.exists() else out
+        parent = self.folder.parent if self.new_folder else self.folder
+        if not parent.is_dir():
+            raise ValueError(f"{parent}: output folder does not exist")
+        self.temp_folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        if self.new_folder is not None:
+            # mkdtemp makes the folder private; the output folder gets the usual permissions.
+            umask = os.umask(0)
+            os.umask(umask)
+            self.temp_folder.chmod(0o777 & ~umask)
+
+    def path(self, file_name: str) -> Path:
+        return self.temp_folder / file_name
+
+    def commit(self) -> list[Path]:
+        if self.new_folder is not None:
+            os.rename(self.temp_folder, self.new_folder)
+        else:
+            for name in self.file_names:
+                os.replace(self.temp_folder / name, self.folder / name)
+            self.temp_folder.rmdir()
+        self.temp_folder = None
+        return [self.folder / name for name in self.file_names]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.temp_folder is not None:
+            shutil.rmtree(self.temp_folder, ignore_errors=True)
+
+
+class _progress_bar:
+    def __init__(self, entries: list[_Entry], enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            total = sum(entry.nbytes for entry in entries)
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc="convert", dynamic_ncols=True)
+
+    def update(self, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar.update(nbytes)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def convert(their, like, out, hints: Iterable[tuple[str, str]] = (),
+            max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE, progress: bool = False,
+            ) -> list[Path]:
+    """Convert a checkpoint to another implementation's names and layouts, as safetensors.
+
+    Arguments:
+        their: the checkpoint holding the weights (any file or folder `load_lazy` reads).
+        like: the target implementation: a checkpoint of it, or a signature file written by
+            `weightbridge signature` (names, shapes and dtypes only).
+        out: a `.safetensors` file or a folder; see `write_safetensors` for sharding.
+        hints: `(my_substring, their_substring)` pairs passed to `weightbridge.match`.
+        max_shard_size: bytes per output file, e.g. "5GB".
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The paths written. Memory stays near the size of the largest output tensor; only
+        signatures are held for the whole run.
+
+    Example:
+        >>> convert("llama-hf/", like="my_llama.json", out="converted/")
+    """
+    from . import match
+
+    their_tensors = load_lazy(their)
+    my_tensors = load_lazy(like)
+    mapping = match(their_tensors, my_tensors, hints=list(hints))
+    return write_safetensors(mapping.iter_apply(their_tensors), my_tensors, out,
+                             max_shard_size=max_shard_size, progress=progress)
