@@ -1,0 +1,235 @@
+"""The tools the zoo benchmark compares, each an `adapt_fn(their, my, hints=())`.
+
+- `weightbridge`: this repository's `weightbridge.adapt`, first with the hints it is given;
+  when it raises `AmbiguityError`, again with the hints that error proposes, as a user would.
+  The hints it needed are recorded in `hints_needed`.
+- `weightbridge-0.0.4`: the original release, run in its own environment by `benchmarks.legacy`.
+- `timm-remap`: timm's `remap_state_dict`, which pairs the two state dicts by enumeration order
+  and reshapes where element counts agree (what `load_checkpoint(..., remap=True)` does).
+- `name-identity`: copy every leaf of `their` whose name and shape equal one of `my`, keep `my`'s
+  value everywhere else (what `load_state_dict(strict=False)` achieves after dropping
+  mismatched shapes).
+
+A tool that cannot be applied to a pair of trees at all (timm's remap needs two flat torch
+state dicts) raises `NotApplicable`; a tool's own loud refusal (0.0.4's failed pairing, timm's
+size assertion) is raised as `ToolRefused`, a `ValueError`, so it counts as a clear error.
+
+```python
+from benchmarks.zoo.tools import make_tool
+
+tool = make_tool("weightbridge")
+new_my = tool(their_state_dict, my_state_dict)
+tool.hints_needed, tool.seconds
+```
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+
+import numpy as np
+
+from benchmarks.legacy import flatten, leaf_values, peak_resident_bytes, run_legacy
+
+
+class NotApplicable(TypeError):
+    """The tool cannot be applied to trees of this kind."""
+
+
+class ToolRefused(ValueError):
+    """The tool itself refused the pair loudly; carries its message."""
+
+
+class Tool:
+    """Base of the compared tools: measures the calls and keeps what they learned.
+
+    Attributes after a call:
+        seconds: time spent inside the tool, over all its calls.
+        peak_rise_bytes: how far the calls raised this process's memory high-water mark, or the
+            peak of the tool's own subprocess when it runs in one.
+        hints_needed: hints the tool added on its own beyond those it was given.
+        not_applicable: why the tool does not apply, or None.
+    """
+
+    name = ""
+    description = ""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.peak_rise_bytes = 0
+        self.hints_needed = []
+        self.not_applicable = None
+
+    def __call__(self, their, my, hints=()):
+        before = peak_resident_bytes()
+        start = time.perf_counter()
+        try:
+            return self.adapt(their, my, tuple(tuple(hint) for hint in hints))
+        except NotApplicable as reason:
+            self.not_applicable = str(reason)
+            raise
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.peak_rise_bytes = max(self.peak_rise_bytes, peak_resident_bytes() - before)
+
+    def adapt(self, their, my, hints):
+        raise NotImplementedError
+
+
+class WeightbridgeTool(Tool):
+    name = "weightbridge"
+    description = "this repository; hints only when an AmbiguityError proposes them"
+    max_rounds = 8
+
+    def adapt(self, their, my, hints):
+        import weightbridge
+
+        hints = list(hints)
+        for _ in range(self.max_rounds):
+            try:
+                return weightbridge.adapt(their, my, hints=hints)
+            except weightbridge.AmbiguityError as error:
+                proposed = [tuple(hint) for hint in error.hints if tuple(hint) not in hints]
+                if not proposed:
+                    raise
+                hints.extend(proposed)
+                self.hints_needed.extend(proposed)
+        return weightbridge.adapt(their, my, hints=hints)
+
+
+class LegacyTool(Tool):
+    name = "weightbridge-0.0.4"
+    description = "the original release from PyPI, in its own environment"
+
+    def __init__(self, timeout=None):
+        super().__init__()
+        self.timeout = timeout
+        self.run = None
+
+    def adapt(self, their, my, hints):
+        in_format, out_format = _legacy_format(their), _legacy_format(my)
+        if in_format is None or out_format is None:
+            in_format = out_format = None  # 0.0.4 takes both or neither
+        run = run_legacy(
+            their, my, hints, in_format=in_format, out_format=out_format, timeout=self.timeout
+        )
+        self.run = run
+        self.peak_rise_bytes = max(self.peak_rise_bytes, run.peak_bytes)
+        if not run.ok:
+            if run.error.startswith(("ValueError", "AssertionError")):
+                raise ToolRefused(run.error)
+            raise RuntimeError(run.error)
+        if run.result is None:
+            raise NotApplicable("0.0.4 needs values on both sides to return a converted tree")
+        values = {path: convert_like(value, _leaf_at(my, path)) for path, value in flatten(run.result)}
+        return _rebuild_like(my, values)
+
+
+class TimmRemapTool(Tool):
+    name = "timm-remap"
+    description = "timm.models._helpers.remap_state_dict: pairs by enumeration order"
+
+    def adapt(self, their, my, hints):
+        import torch
+        from timm.models._helpers import remap_state_dict
+
+        for side, tree in (("their", their), ("my", my)):
+            if not _is_flat_torch_state_dict(tree, torch):
+                raise NotApplicable(f"{side} is not a flat state dict of torch tensors")
+        if hints:
+            raise NotApplicable("remap_state_dict takes no hints")
+
+        class StateDictOwner:  # remap_state_dict only asks the model for its state dict
+            def state_dict(self):
+                return my
+
+        try:
+            remapped = remap_state_dict(their, StateDictOwner())
+        except AssertionError as error:
+            raise ToolRefused(f"remap_state_dict: {error}") from None
+        missing = [name for name in my if name not in remapped]
+        if missing:  # load_state_dict(strict=True) after the remap refuses these
+            raise ToolRefused(f"remap_state_dict left {len(missing)} leaves unset, first {missing[0]!r}")
+        return OrderedDict((name, convert_like(remapped[name], leaf)) for name, leaf in my.items())
+
+
+class NameIdentityTool(Tool):
+    name = "name-identity"
+    description = "same name and same shape, otherwise keep my value (load_state_dict(strict=False))"
+
+    def adapt(self, their, my, hints):
+        their_by_name = {_joined(path): leaf for path, leaf in flatten(their)}
+        values = {}
+        for path, leaf in flatten(my):
+            source = their_by_name.get(_joined(path))
+            if source is not None and tuple(source.shape) == tuple(leaf.shape):
+                values[path] = convert_like(source, leaf)
+            else:
+                values[path] = leaf
+        return _rebuild_like(my, values)
+
+
+TOOLS = {tool.name: tool for tool in (WeightbridgeTool, LegacyTool, TimmRemapTool, NameIdentityTool)}
+
+
+def make_tool(name, **options):
+    """A fresh instance of the tool called `name` (a key of `TOOLS`)."""
+    return TOOLS[name](**options)
+
+
+def convert_like(value, like):
+    """`value` as an array of the same library, dtype and device as the leaf `like`."""
+    like_module = type(like).__module__
+    if like_module.startswith("torch"):
+        import torch
+
+        device = "cpu" if like.device.type == "meta" else like.device
+        if not isinstance(value, torch.Tensor):
+            value = torch.from_numpy(np.ascontiguousarray(value))
+        return value.detach().to(device=device, dtype=like.dtype)
+    array = value if isinstance(value, np.ndarray) else leaf_values(value)
+    if like_module.startswith("jax"):
+        import jax.numpy as jnp
+
+        return jnp.asarray(array, dtype=like.dtype)
+    return np.asarray(array).astype(like.dtype, copy=False)
+
+
+def _legacy_format(tree):
+    """The layout name a user of 0.0.4 would pass for a tree of these arrays."""
+    modules = {type(leaf).__module__.split(".")[0] for _, leaf in flatten(tree)}
+    if modules == {"torch"}:
+        return "pytorch"
+    if modules <= {"jax", "jaxlib"}:
+        return "flax"
+    return None
+
+
+def _is_flat_torch_state_dict(tree, torch):
+    return isinstance(tree, Mapping) and all(
+        isinstance(name, str) and isinstance(leaf, torch.Tensor) for name, leaf in tree.items()
+    )
+
+
+def _joined(path):
+    return ".".join(str(key) for key in path)
+
+
+def _leaf_at(tree, path):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def _rebuild_like(like, values, path=()):
+    """A tree with the structure and container types of `like`, leaves from `values`."""
+    if isinstance(like, Mapping):
+        items = [(key, _rebuild_like(value, values, path + (key,))) for key, value in like.items()]
+        try:
+            return type(like)(items)
+        except TypeError:
+            return dict(items)
+    if isinstance(like, (list, tuple)) and not hasattr(like, "shape"):
+        rebuilt = [_rebuild_like(value, values, path + (index,)) for index, value in enumerate(like)]
+        return type(like)(rebuilt) if not hasattr(like, "_fields") else type(like)(*rebuilt)
+    return values[path]
