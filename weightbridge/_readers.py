@@ -129,8 +129,6 @@ def _checkpoint_in_folder(folder: Path) -> Path:
             raise ValueError(f"{folder}: several candidates ({listed}); pass one of them")
         return found[0] if found else None
 
-    if (folder / "checkpoint").is_file():
-        return folder
     for pattern in ("*.safetensors.index.json", "*.safetensors", "*.index.json"):
         found = only(pattern)
         if found is not None:
@@ -144,7 +142,7 @@ def _checkpoint_in_folder(folder: Path) -> Path:
     found = only("*.npz")
     if found is not None:
         return found
-    if any(folder.glob("*.index")):
+    if (folder / "checkpoint").is_file() or any(folder.glob("*.index")):
         return folder
     raise ValueError(f"{folder}: no checkpoint found (no safetensors, torch, npz or TF files)")
 
@@ -485,10 +483,10 @@ def _load_tensorflow(path: Path) -> dict[str, LazyTensor]:
     dtypes = reader.get_variable_to_dtype_map()
     tensors = {}
     for name in sorted(shapes):
-        # Skip the object graph, optimizer state and string bookkeeping: they are not weights.
+        # Skip the object graph, optimizer state and save counter: they are not weights.
         if name == "_CHECKPOINTABLE_OBJECT_GRAPH" or ".OPTIMIZER_SLOT" in name:
             continue
-        if name.startswith("optimizer/") or dtypes[name] == tf.string:
+        if name.startswith(("optimizer/", "save_counter/")) or dtypes[name] == tf.string:
             continue
         location = f"{prefix}[{name}]"
         read = functools.partial(_read_tensorflow, reader, name, location)

@@ -1,0 +1,4 @@
+"""Constrained assignment on a cost graph, solved with OR-Tools. Knows nothing of weights."""
+
+from .assignment import Assignment as Assignment
+from .assignment import solve_assignment as solve_assignment

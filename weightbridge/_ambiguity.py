@@ -1,0 +1,140 @@
+"""Ambiguity reports: tied weights side by side, the evidence that was missing, and the hint that settles it."""
+
+import networkx as nx
+
+from ._cost_graph import FEATURE_WEIGHTS, my_node, their_node
+from ._errors import AmbiguityError
+from ._names import shortest_distinguishing
+
+MAX_GROUPS_SHOWN = 8
+
+_MISSING = {
+    "leaf_name": "the parameter names (weight, bias, ...) are alike",
+    "module_name": "the module names are equally similar",
+    "block_index": "the block indices agree equally",
+    "order": "the enumeration order does not tell them apart",
+    "layout_change": "the layouts fit equally well",
+}
+
+
+def tied_groups(assignment):
+    """Connected groups of `my` and `their` nodes that a tied runner-up reassigns."""
+    ties = nx.Graph()
+    for left, changed in assignment.alternatives.items():
+        ties.add_node(left)
+        for row, col in changed.items():
+            ties.add_edge(left, row)
+            if assignment.pairs.get(row) is not None:
+                ties.add_edge(row, assignment.pairs[row])
+            if col is not None:
+                ties.add_edge(row, col)
+    groups = []
+    for component in nx.connected_components(ties):
+        mine = sorted(n for n in component if n[0] == "my")
+        theirs = sorted(n for n in component if n[0] == "their")
+        groups.append((mine, theirs))
+    return sorted(groups, key=lambda g: g[0][0][1] if g[0] else 0)
+
+
+def propose_hints(group, pairs, my_leaves, their_leaves):
+    """Hints that pin the tied group to the current pairing, each true for every other chosen pair too."""
+    mine, theirs = group
+    hints = []
+    for node in mine[:-1]:
+        partner = pairs.get(node)
+        if partner is None:
+            continue
+        my_name = my_leaves[node[1]].name
+        their_name = their_leaves[partner[1]].name
+        my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12]
+        their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12]
+        candidates = sorted(((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
+        chosen = next((h for h in candidates if _consistent(h, pairs, my_leaves, their_leaves)), None)
+        if chosen is None and candidates:
+            chosen = candidates[0]
+        if chosen is not None:
+            hints.append(chosen)
+    return hints
+
+
+def _consistent(hint, pairs, my_leaves, their_leaves):
+    a, b = hint
+    for m, t in pairs.items():
+        their_leaf = their_leaves[t[1]]
+        if (a in my_leaves[m[1]].name) != any(b in n for n in (their_leaf.name,) + their_leaf.aliases):
+            return False
+    return True
+
+
+def _missing_evidence(graph, group, pairs, alternatives, my_ordered, their_ordered):
+    mine, _ = group
+    chosen, other = {}, {}
+    for node in mine:
+        partner = pairs.get(node)
+        if partner is not None:
+            for feature in FEATURE_WEIGHTS:
+                chosen[feature] = chosen.get(feature, 0.0) + graph.edges[node, partner][feature]
+    for node in mine:
+        alternative = alternatives.get(node)
+        if not alternative:
+            continue
+        new_pairs = {m: pairs.get(m) for m in mine}
+        new_pairs.update({m: t for m, t in alternative.items() if m in new_pairs})
+        for m, t in new_pairs.items():
+            if t is not None:
+                for feature in FEATURE_WEIGHTS:
+                    other[feature] = other.get(feature, 0.0) + graph.edges[m, t][feature]
+        break
+    missing = [text for feature, text in _MISSING.items() if abs(chosen.get(feature, 0.0) - other.get(feature, 0.0)) < 1e-9]
+    if not (my_ordered and their_ordered):
+        sides = [side for side, ordered in (("my", my_ordered), ("their", their_ordered)) if not ordered]
+        missing = [m for m in missing if "order" not in m]
+        missing.append(f"the enumeration order of {' and '.join(sides)} is alphabetical, so it is no evidence")
+    return missing
+
+
+def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, their_ordered, tolerance):
+    groups = tied_groups(assignment)
+    all_hints, blocks = [], []
+    for number, group in enumerate(groups, 1):
+        hints = propose_hints(group, assignment.pairs, my_leaves, their_leaves)
+        all_hints.extend(hints)
+        if number > MAX_GROUPS_SHOWN:
+            continue
+        mine, theirs = group
+        left = [f"{my_leaves[n[1]].name} {my_leaves[n[1]].shape}" for n in mine]
+        right = [f"{their_leaves[n[1]].name} {their_leaves[n[1]].shape}" for n in theirs]
+        width = max(len("my"), *(len(x) for x in left))
+        rows = [f"    {'my':<{width}}   their"]
+        for k in range(max(len(left), len(right))):
+            rows.append(f"    {left[k] if k < len(left) else '':<{width}}   {right[k] if k < len(right) else ''}".rstrip())
+        missing = _missing_evidence(graph, group, assignment.pairs, assignment.alternatives, my_ordered, their_ordered)
+        blocks.append(f"  group {number}: {len(mine)} my and {len(theirs)} their weights tie\n" + "\n".join(rows)
+                      + "\n    missing evidence: " + "; ".join(missing))
+    more = f"\n  ... and {len(groups) - MAX_GROUPS_SHOWN} more groups" if len(groups) > MAX_GROUPS_SHOWN else ""
+    hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in all_hints).replace("'", '"')
+    message = (
+        f"the mapping is not unique: {len(groups)} group{'s' if len(groups) != 1 else ''} of weights can be paired "
+        f"in more than one way at the same cost (margin <= {tolerance}).\n"
+        + "\n".join(blocks) + more
+        + "\nSay which weights correspond with hints (my_substring, their_substring); if the pairing shown "
+        + "above is the right one:\n"
+        + f"  hints=[{hint_text}]"
+    )
+    named_groups = [
+        (tuple(my_leaves[n[1]].name for n in mine), tuple(their_leaves[n[1]].name for n in theirs)) for mine, theirs in groups
+    ]
+    return AmbiguityError(message, named_groups, all_hints)
+
+
+def layout_ambiguity_error(my_leaf, their_leaf, conflicting):
+    layouts = ", ".join(sorted(conflicting))
+    message = (
+        f"the axis order of my {my_leaf.name!r} {my_leaf.shape} <- their {their_leaf.name!r} {their_leaf.shape} is open: "
+        f"its shape fits more than one layout and the weights of the same kind around it disagree ({layouts}).\n"
+        "Pass in_format= and out_format= (e.g. 'pytorch', 'flax') to fix the layouts."
+    )
+    return AmbiguityError(message, [((my_leaf.name,), (their_leaf.name,))], [])
+
+
+__all__ = ["ambiguity_error", "layout_ambiguity_error", "my_node", "their_node"]

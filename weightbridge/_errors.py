@@ -1,0 +1,44 @@
+"""The errors weightbridge raises. All are `ValueError`s and name the offending keys."""
+
+
+class WeightbridgeError(ValueError):
+    """Base class of every error weightbridge raises."""
+
+
+class TreeError(WeightbridgeError):
+    """An input is not a weight tree: empty, not a container, leaves that are not arrays, duplicate names."""
+
+
+class FormatError(WeightbridgeError):
+    """An unknown or malformed format or separator."""
+
+
+class HintError(WeightbridgeError):
+    """A hint that matches no weight or is never needed."""
+
+
+class UnmatchedError(WeightbridgeError):
+    """Weights left without a partner."""
+
+
+class ShapeError(UnmatchedError):
+    """Weights that correspond by name but whose shapes no layout transform can reconcile."""
+
+
+class DtypeError(UnmatchedError):
+    """Weights that correspond by name and shape but hold different kinds of numbers."""
+
+
+class AmbiguityError(WeightbridgeError):
+    """The evidence does not make the mapping unique.
+
+    Attributes:
+        groups: the tied groups, each a pair ``(my_names, their_names)``.
+        hints: hints ``(my_substring, their_substring)`` that settle the ambiguity
+            (empty when no hint can, e.g. an undecidable axis order).
+    """
+
+    def __init__(self, message, groups=(), hints=()):
+        super().__init__(message)
+        self.groups = tuple(groups)
+        self.hints = list(hints)

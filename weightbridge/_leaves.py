@@ -1,0 +1,206 @@
+"""Read leaves: flatten weight trees into named leaves and rebuild trees shaped like `my`."""
+
+import dataclasses
+import re
+from collections.abc import Mapping as AbcMapping
+
+import numpy as np
+
+from ._errors import FormatError, TreeError
+
+SEPARATORS = ("/", ".")
+
+
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    """One weight: where it sits, what it looks like, and in which order it was enumerated.
+
+    ``name`` is the path joined by the side's separator; ``aliases`` are further names of
+    the same tensor (tied weights), recognised by identity of the underlying storage.
+    """
+
+    path: tuple
+    name: str
+    shape: tuple
+    dtype: str
+    index: int
+    aliases: tuple = ()
+
+    @property
+    def parts(self):
+        """The module path split at every separator, the last part being the leaf's own name."""
+        return tuple(p for p in re.split(r"[./]", self.name) if p != "")
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def dtype_kind(self):
+        return dtype_kind(self.dtype)
+
+
+def dtype_kind(dtype):
+    """'float', 'int', 'bool' or 'complex': only leaves of one kind can be partners."""
+    name = str(dtype).replace("torch.", "")
+    if name.startswith("bool"):
+        return "bool"
+    if name.startswith("complex"):
+        return "complex"
+    if name.startswith(("int", "uint", "long", "short")):
+        return "int"
+    return "float"
+
+
+def dtype_name(dtype):
+    """A framework-neutral dtype name: 'float32', 'bfloat16', 'int64', ..."""
+    name = str(dtype)
+    if name.startswith("torch."):
+        name = name[len("torch."):]
+    if name.startswith("<class 'numpy."):
+        name = name[len("<class 'numpy."):-2]
+    return {"float": "float32", "half": "float16", "double": "float64", "long": "int64", "int": "int32"}.get(name, name)
+
+
+def is_array_like(x):
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (str, bytes))
+
+
+def _is_container(x):
+    return isinstance(x, (AbcMapping, list, tuple)) and not is_array_like(x)
+
+
+def _children(node):
+    if isinstance(node, AbcMapping):
+        return list(node.items())
+    return [(str(i), child) for i, child in enumerate(node)]
+
+
+def _storage_key(x):
+    """Identity of the memory behind a tensor, so that tied weights are recognised."""
+    module = type(x).__module__
+    if module.startswith("torch"):
+        if x.device.type == "meta":
+            return None
+        return ("torch", x.untyped_storage().data_ptr(), x.storage_offset(), tuple(x.shape), tuple(x.stride()), str(x.dtype))
+    if isinstance(x, np.ndarray):
+        if x.size == 0:
+            return None
+        return ("numpy", x.__array_interface__["data"][0], x.shape, x.strides, str(x.dtype))
+    if module.startswith(("jax", "jaxlib")):
+        return ("object", id(x))
+    return None
+
+
+def infer_separator(tree, side):
+    """The separator of a side's names: the one its keys already use, else '/' (as 0.0.4)."""
+    used = set()
+
+    def visit(node):
+        if _is_container(node):
+            for key, child in _children(node):
+                if isinstance(key, str):
+                    used.update(s for s in SEPARATORS if s in key)
+                visit(child)
+
+    visit(tree)
+    if len(used) > 1:
+        raise FormatError(
+            f"the names of `{side}` contain both '/' and '.'; pass {'in' if side == 'their' else 'out'}_separator= to say which one separates modules"
+        )
+    return used.pop() if used else "/"
+
+
+def read_leaves(tree, side, separator):
+    """Flattens a weight tree into leaves in enumeration order, plus the tree definition for rebuilding.
+
+    Returns ``(leaves, treedef, values)``: ``values[i]`` is the array object of ``leaves[i]``.
+    Tied tensors (the same storage under several names) become one leaf with aliases.
+    """
+    if separator not in (None,) and not isinstance(separator, str):
+        raise FormatError(f"separator of `{side}` must be a string, got {separator!r}")
+    if is_array_like(tree) or not _is_container(tree):
+        raise TreeError(
+            f"`{side}` must be a tree of arrays (a dict, Mapping, list or tuple), got {type(tree).__name__}"
+        )
+    records = []
+    not_arrays = []
+
+    def visit(node, path):
+        if _is_container(node):
+            children = _children(node)
+            if not children and path:
+                return ("empty", type(node))
+            return (type(node), [(key, visit(child, path + (str(key),))) for key, child in children])
+        if is_array_like(node):
+            records.append((path, node))
+            return ("leaf", separator.join(path))
+        not_arrays.append((path, node))
+        return ("leaf", separator.join(path))
+
+    treedef = visit(tree, ())
+    if not_arrays:
+        path, value = not_arrays[0]
+        names = ", ".join(repr(separator.join(p)) for p, _ in not_arrays[:5])
+        suggestion = _suggest_subtree(tree, separator)
+        raise TreeError(
+            f"`{side}` has {len(not_arrays)} leaves that are not arrays ({names}: {type(value).__name__})"
+            + (f"; this looks like a training checkpoint: pass {side}[{suggestion!r}] instead" if suggestion else "")
+        )
+    if not records:
+        raise TreeError(f"`{side}` holds no arrays")
+
+    leaves, values, by_storage, by_name = [], [], {}, {}
+    for path, value in records:
+        name = separator.join(path)
+        if name in by_name:
+            raise TreeError(f"`{side}` has two weights named {name!r} after flattening with separator {separator!r}")
+        by_name[name] = True
+        key = _storage_key(value)
+        if key is not None and key in by_storage:
+            i = by_storage[key]
+            leaves[i] = dataclasses.replace(leaves[i], aliases=leaves[i].aliases + (name,))
+            continue
+        if key is not None:
+            by_storage[key] = len(leaves)
+        leaves.append(Leaf(path=path, name=name, shape=tuple(int(d) for d in value.shape), dtype=dtype_name(value.dtype), index=len(leaves)))
+        values.append(value)
+    return leaves, treedef, values
+
+
+def _suggest_subtree(tree, separator):
+    """The key under which most arrays sit: what to pass instead of a whole training checkpoint."""
+    if not isinstance(tree, AbcMapping):
+        return None
+    counts = {}
+
+    def count(node):
+        if _is_container(node):
+            return sum(count(child) for _, child in _children(node))
+        return 1 if is_array_like(node) else 0
+
+    for key, child in tree.items():
+        if _is_container(child):
+            counts[key] = count(child)
+    return max(counts, key=counts.get) if counts and max(counts.values()) > 0 else None
+
+
+def rebuild(treedef, value_of):
+    """Rebuilds a tree from its definition, asking `value_of(name)` for every leaf."""
+    kind, content = treedef
+    if kind == "leaf":
+        return value_of(content)
+    if kind == "empty":
+        return content()
+    items = [(key, rebuild(child, value_of)) for key, child in content]
+    if issubclass(kind, (list, tuple)):
+        values = [v for _, v in items]
+        if hasattr(kind, "_fields"):
+            return kind(*values)
+        return kind(values) if kind not in (list, tuple) else kind(values)
+    if kind is dict:
+        return dict(items)
+    try:
+        return kind(items)
+    except TypeError:
+        return dict(items)

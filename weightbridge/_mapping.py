@@ -1,0 +1,246 @@
+"""The mapping: pairs with their transforms, costs and margins; applied, explained, saved and loaded."""
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+
+from ._cost_graph import FEATURE_WEIGHTS
+from ._decode import as_like, materialise, transform
+from ._errors import TreeError
+from ._leaves import infer_separator, read_leaves, rebuild
+
+FILE_FORMAT = "weightbridge-mapping"
+FILE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One output weight and where it comes from.
+
+    Attributes:
+        my: the name of the `my` leaf.
+        their: the names of the `their` leaves it is made of (one for a one-to-one pair).
+        transform: the einx expression that turns the `their` tensor into the `my` tensor
+            ("" when it is taken as it is).
+        axes: axis sizes the expression needs, as ``((name, size), ...)``.
+        cost: the edge cost, the sum of the weighted features.
+        margin: how much more the best assignment without this pair costs (``inf``: no alternative).
+        features: the feature values of this pair (each in [0, 1]).
+        runner_up: the next-best `their` candidate for this `my` leaf, or None.
+        runner_up_features: its feature values.
+    """
+
+    my: str
+    their: tuple
+    transform: str
+    axes: tuple = ()
+    cost: float = 0.0
+    margin: float = math.inf
+    features: dict = dataclasses.field(default_factory=dict)
+    runner_up: str = None
+    runner_up_features: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+    """The result of :func:`weightbridge.match`: which `their` weights make which `my` weights.
+
+    A Mapping is a value: apply it to any tree with the same signature, save it as readable JSON,
+    load it again, and ask it why a pair was chosen. ``graph`` is the cost graph the solver saw
+    (None for a loaded mapping).
+    """
+
+    pairs: tuple
+    my_signature: tuple
+    their_signature: tuple
+    options: dict
+    unmatched_my: tuple = ()
+    unmatched_their: tuple = ()
+    graph: object = dataclasses.field(default=None, compare=False, repr=False)
+    treedef: object = dataclasses.field(default=None, compare=False, repr=False)
+    my_aliases: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def __getitem__(self, my_name):
+        for pair in self.pairs:
+            if pair.my == my_name:
+                return pair
+        raise KeyError(f"no pair for my weight {my_name!r}")
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def table(self):
+        """The mapping as aligned text: my name, their name, transform, margin."""
+        rows = [("my", "their", "transform", "margin")]
+        for pair in self.pairs:
+            rows.append((pair.my, " + ".join(pair.their), pair.transform or "=", _format_margin(pair.margin)))
+        for name in self.unmatched_my:
+            rows.append((name, "(kept: no partner)", "", ""))
+        widths = [max(len(row[k]) for row in rows) for k in range(3)]
+        return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
+
+    def explain(self, my_name):
+        """Why `my_name` got its partner: the weighted features of the chosen edge and of the runner-up."""
+        pair = self[my_name]
+        lines = [f"{pair.my} <- {' + '.join(pair.their)}", f"  transform: {pair.transform or '(as is)'}"]
+        lines.append(f"  cost {pair.cost:.3f}, margin {_format_margin(pair.margin)}")
+        lines.append(_feature_table(pair.features, pair.runner_up, pair.runner_up_features))
+        return "\n".join(lines)
+
+    def iter_apply(self, their):
+        """Yields ``(my_name, tensor)`` one output weight at a time, reading each `their` tensor when it is needed."""
+        values = self._their_values(their)
+        my_dtypes = {name: dtype for name, _, dtype in self.my_signature}
+        for pair in self.pairs:
+            source = materialise(values[pair.their[0]])
+            result = transform(source, pair.transform, dict(pair.axes))
+            yield pair.my, as_like(result, result, my_dtypes[pair.my])
+
+    def apply(self, their, my=None):
+        """Builds the `my` tree from `their`.
+
+        Args:
+            their: a tree with the signature this mapping was made for.
+            my: the `my` tree (or one with its signature) to shape the result like; defaults to the
+                tree `match` saw. A loaded mapping without `my` returns a flat dict by name.
+        """
+        values = self._their_values(their)
+        separator = self.options.get("out_separator")
+        if my is not None:
+            separator = separator or infer_separator(my, "my")
+            leaves, treedef, my_values = read_leaves(my, "my", separator)
+            like = {}
+            for leaf, value in zip(leaves, my_values):
+                for name in (leaf.name,) + leaf.aliases:
+                    like[name] = value
+        else:
+            treedef, like = self.treedef, None
+        by_my = {pair.my: pair for pair in self.pairs}
+        for primary, aliases in self.my_aliases.items():
+            for alias in aliases:
+                by_my.setdefault(alias, by_my.get(primary))
+        dtypes = {name: dtype for name, _, dtype in self.my_signature}
+        cache = {}
+
+        def value_of(name):
+            pair = by_my.get(name)
+            if pair is None:
+                if like is None:
+                    raise TreeError(f"my weight {name!r} has no partner and no initial value was given; pass my=")
+                return like[name]
+            if pair.my not in cache:
+                source = materialise(values[pair.their[0]])
+                result = transform(source, pair.transform, dict(pair.axes))
+                target = like[pair.my] if like is not None else result
+                cache[pair.my] = as_like(result, target, dtypes.get(pair.my, dtypes.get(name)))
+            return cache[pair.my]
+
+        if treedef is None:
+            return {name: value_of(name) for name, _, _ in self.my_signature}
+        return rebuild(treedef, value_of)
+
+    def _their_values(self, their):
+        separator = self.options.get("in_separator") or infer_separator(their, "their")
+        leaves, _, values = read_leaves(their, "their", separator)
+        by_name = {}
+        for leaf, value in zip(leaves, values):
+            for name in (leaf.name,) + leaf.aliases:
+                by_name[name] = value
+        missing = [name for pair in self.pairs for name in pair.their if name not in by_name]
+        if missing:
+            raise TreeError(f"`their` lacks {len(missing)} weights this mapping needs, e.g. {missing[0]!r}")
+        return by_name
+
+    def to_json(self):
+        return {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "options": self.options,
+            "my": [[n, list(s), d] for n, s, d in self.my_signature],
+            "their": [[n, list(s), d] for n, s, d in self.their_signature],
+            "my_aliases": {k: list(v) for k, v in self.my_aliases.items()},
+            "pairs": [
+                {
+                    "my": p.my,
+                    "their": list(p.their),
+                    "transform": p.transform,
+                    "axes": dict(p.axes),
+                    "cost": round(p.cost, 6),
+                    "margin": None if math.isinf(p.margin) else round(p.margin, 6),
+                    "features": {k: round(v, 6) for k, v in p.features.items()},
+                }
+                for p in self.pairs
+            ],
+            "unmatched_my": list(self.unmatched_my),
+            "unmatched_their": list(self.unmatched_their),
+        }
+
+    def save(self, path):
+        """Writes the mapping as readable JSON, atomically (a temporary file renamed into place)."""
+        write_json_atomically(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, data):
+        if not isinstance(data, dict) or data.get("format") != FILE_FORMAT or data.get("version") != FILE_VERSION:
+            raise ValueError("not a weightbridge mapping file of version 1")
+        pairs = tuple(
+            Pair(
+                my=p["my"], their=tuple(p["their"]), transform=p["transform"], axes=tuple(p["axes"].items()),
+                cost=p["cost"], margin=math.inf if p["margin"] is None else p["margin"], features=p.get("features", {}),
+            )
+            for p in data["pairs"]
+        )
+        return cls(
+            pairs=pairs,
+            my_signature=tuple((n, tuple(s), d) for n, s, d in data["my"]),
+            their_signature=tuple((n, tuple(s), d) for n, s, d in data["their"]),
+            options=data["options"],
+            unmatched_my=tuple(data["unmatched_my"]),
+            unmatched_their=tuple(data["unmatched_their"]),
+            my_aliases={k: tuple(v) for k, v in data.get("my_aliases", {}).items()},
+        )
+
+    @classmethod
+    def load(cls, path):
+        """Reads a mapping written by :meth:`save`."""
+        with open(path) as f:
+            return cls.from_json(json.load(f))
+
+
+def write_json_atomically(path, data):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".weightbridge-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _format_margin(margin):
+    return "inf" if math.isinf(margin) else f"{margin:.3f}"
+
+
+def _feature_table(chosen, runner_up, runner_up_features):
+    header = f"  {'feature':<13} {'weight':>6} {'chosen':>8}"
+    if runner_up is not None:
+        header += f" {'runner-up':>10}"
+    lines = [header]
+    for name, weight in FEATURE_WEIGHTS.items():
+        line = f"  {name:<13} {weight:>6.1f} {weight * chosen.get(name, 0.0):>8.3f}"
+        if runner_up is not None:
+            line += f" {weight * runner_up_features.get(name, 0.0):>10.3f}"
+        lines.append(line)
+    if runner_up is not None:
+        lines.append(f"  runner-up: {runner_up}")
+    else:
+        lines.append("  runner-up: none (no other weight has a compatible shape and dtype)")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Name evidence: tokens, synonyms and block indices taken from weight names."""
+
+import re
+
+# Last path component: how frameworks name the same kind of parameter.
+LEAF_SYNONYMS = {
+    "weight": ("weight", "kernel", "w", "gamma", "scale", "embedding", "embeddings", "g"),
+    "bias": ("bias", "b", "beta", "offset"),
+    "running_mean": ("running_mean", "moving_mean", "mean", "runningmean"),
+    "running_var": ("running_var", "moving_variance", "moving_var", "var", "variance", "runningvar"),
+}
+_LEAF_CANONICAL = {alias: canonical for canonical, aliases in LEAF_SYNONYMS.items() for alias in aliases}
+
+# Module path tokens: how implementations name the same kind of module.
+MODULE_SYNONYMS = {
+    "conv": ("conv", "convolution", "cnn"),
+    "norm": ("norm", "bn", "batchnorm", "ln", "layernorm", "normalization", "gn", "groupnorm", "rmsnorm"),
+    "attn": ("attn", "attention", "att", "mha", "selfattention"),
+    "mlp": ("mlp", "ffn", "ff", "feedforward", "fc_layer"),
+    "fc": ("fc", "linear", "dense"),
+    "q": ("q", "query"),
+    "k": ("k", "key"),
+    "v": ("v", "value"),
+    "out": ("out", "output", "o"),
+    "downsample": ("downsample", "shortcut", "skip", "downsampling", "residual"),
+    "embed": ("embed", "embedding", "embeddings", "emb", "embedder", "embeds"),
+    "block": ("block", "blocks", "layer", "layers", "h", "resblock", "resblocks"),
+    "stage": ("stage", "stages"),
+    "head": ("head", "heads", "classifier", "cls"),
+    "expert": ("expert", "experts"),
+}
+_MODULE_CANONICAL = {alias: canonical for canonical, aliases in MODULE_SYNONYMS.items() for alias in aliases}
+
+_SPLIT = re.compile(r"[^0-9a-zA-Z]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def raw_tokens(text):
+    """Lower-case word and number tokens: 'encoder_layer3.LayerNorm' -> encoder, layer, 3, layer, norm."""
+    tokens = []
+    for chunk in _SPLIT.split(text):
+        if not chunk:
+            continue
+        compound = chunk.lower()
+        if compound in _MODULE_CANONICAL or compound in _LEAF_CANONICAL:
+            tokens.append(compound)
+            continue
+        for word in _CAMEL.split(chunk):
+            tokens.extend(t.lower() for t in _DIGITS.split(word) if t)
+    return tokens
+
+
+def leaf_name(name_parts):
+    """The canonical kind of parameter a leaf is ('weight', 'bias', ...) from its last path component."""
+    last = re.sub(r":\d+$", "", name_parts[-1]).lower()
+    return _LEAF_CANONICAL.get(last, last)
+
+
+def module_tokens(name_parts):
+    """Canonical word tokens of the module path (numbers and the leaf's own name excluded)."""
+    tokens = []
+    for part in name_parts[:-1]:
+        for token in raw_tokens(part):
+            if token.isdigit():
+                continue
+            tokens.append(_MODULE_CANONICAL.get(token, token))
+    return tokens
+
+
+def leaf_tokens(name_parts):
+    """Canonical tokens of the leaf's own name, for comparing leaves whose kinds differ."""
+    canonical = leaf_name(name_parts)
+    if canonical in LEAF_SYNONYMS:
+        return {canonical}
+    return {_MODULE_CANONICAL.get(t, t) for t in raw_tokens(canonical) if not t.isdigit()}
+
+
+def numbers(name_parts):
+    """The integers in a path with the template they sit in: 'layer1.0.conv3' -> ((1, 0, 3), 'layer{}.{}.conv{}')."""
+    values = []
+    template_parts = []
+    for part in name_parts:
+        pieces = _DIGITS.split(part)
+        template = []
+        for piece in pieces:
+            if piece.isdigit():
+                values.append(int(piece))
+                template.append("{}")
+            else:
+                template.append(piece)
+        template_parts.append("".join(template))
+    return tuple(values), ".".join(template_parts)
+
+
+def shortest_distinguishing(name, others, separators="./"):
+    """Substrings of `name`, shortest first, that no name in `others` contains."""
+    parts = [p for p in re.split(f"[{re.escape(separators)}]", name) if p]
+    candidates = []
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts) + 1):
+            for sep in dict.fromkeys(c for c in separators if c in name) or ["."]:
+                candidates.append(sep.join(parts[i:j]))
+    for token in re.findall(r"[A-Za-z]+\d*|\d+", name):
+        candidates.append(token)
+    unique = [c for c in dict.fromkeys(candidates) if c and c in name and not any(c in other for other in others)]
+    return sorted(unique, key=lambda c: (len(c), name.rfind(c) * -1))

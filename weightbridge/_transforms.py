@@ -1,0 +1,129 @@
+"""Candidate transforms: the layout changes that make one shape into another, as einx expressions."""
+
+import dataclasses
+import string
+
+PRICE_RESHAPE = 0.05
+PRICE_MERGE = 0.1
+PRICE_PERMUTE = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Transform:
+    """A layout change: ``einx.id(expression, x, **axes)``; an empty expression keeps the tensor as it is."""
+
+    expression: str
+    axes: tuple = ()
+    price: float = 0.0
+    layout: str = "keep"
+
+    @property
+    def axis_sizes(self):
+        return dict(self.axes)
+
+
+IDENTITY = Transform("")
+
+
+def layouts_for(rank):
+    """Axis permutations that real frameworks differ by, per rank (name, permutation)."""
+    if rank < 2:
+        return [("keep", tuple(range(rank)))]
+    if rank == 2:
+        return [("keep", (0, 1)), ("transposed", (1, 0))]
+    channels_last = tuple(range(2, rank)) + (1, 0)
+    channels_first = (rank - 1, rank - 2) + tuple(range(rank - 2))
+    return [("keep", tuple(range(rank))), ("channels_last", channels_last), ("channels_first", channels_first)]
+
+
+def reshape_transform(source_shape, permutation, target_shape, layout="keep"):
+    """The einx transform that permutes `source_shape` and then reshapes it to `target_shape`, or None.
+
+    Reshapes only drop or add axes of size 1, merge neighbouring axes or split one axis into neighbours.
+    """
+    if len(source_shape) > len(string.ascii_lowercase):
+        return None
+    names = string.ascii_lowercase
+    permuted = [(names[p], source_shape[p]) for p in permutation]
+    if tuple(s for _, s in permuted) == tuple(target_shape):
+        if permutation == tuple(range(len(source_shape))):
+            return IDENTITY
+        left = " ".join(names[i] if s != 1 else "1" for i, s in enumerate(source_shape))
+        right = " ".join(n if s != 1 else "1" for n, s in permuted)
+        return Transform(f"{left} -> {right}", (), PRICE_PERMUTE, layout)
+    source_axes = [(n, s) for n, s in permuted if s != 1]
+    target_sizes = [s for s in target_shape if s != 1]
+    groups, splits, merged = [], {}, False
+    i = j = 0
+    while i < len(source_axes) and j < len(target_sizes):
+        name, size = source_axes[i]
+        target = target_sizes[j]
+        if size == target:
+            groups.append([name])
+            i, j = i + 1, j + 1
+        elif size < target:
+            group, product = [name], size
+            i += 1
+            while product < target and i < len(source_axes):
+                group.append(source_axes[i][0])
+                product *= source_axes[i][1]
+                i += 1
+            if product != target:
+                return None
+            groups.append(group)
+            j += 1
+            merged = True
+        else:
+            parts, product = [], 1
+            while product < size and j < len(target_sizes):
+                parts.append((f"{name}{len(parts)}", target_sizes[j]))
+                product *= target_sizes[j]
+                j += 1
+            if product != size:
+                return None
+            splits[name] = parts
+            groups.extend([[sub] for sub, _ in parts])
+            i += 1
+            merged = True
+    if i != len(source_axes) or j != len(target_sizes):
+        return None
+
+    def axis(name):
+        return f"({' '.join(sub for sub, _ in splits[name])})" if name in splits else name
+
+    left = " ".join(axis(names[i]) if s != 1 else "1" for i, s in enumerate(source_shape))
+    right_items = []
+    group_iter = iter(groups)
+    for s in target_shape:
+        if s == 1:
+            right_items.append("1")
+        else:
+            group = next(group_iter)
+            right_items.append(group[0] if len(group) == 1 else f"({' '.join(group)})")
+    axes = tuple((sub, size) for parts in splits.values() for sub, size in parts)
+    permuted_order = permutation != tuple(range(len(source_shape)))
+    price = (PRICE_MERGE if merged else PRICE_RESHAPE) + (PRICE_PERMUTE if permuted_order else 0.0)
+    return Transform(f"{left} -> {' '.join(right_items)}", axes, price, layout)
+
+
+def candidate_transforms(their_shape, my_shape, permutation=None):
+    """Every layout under which `their_shape` becomes `my_shape`: the forced format permutation, or all known layouts."""
+    if int(_product(their_shape)) != int(_product(my_shape)):
+        return []
+    if permutation is not None:
+        layouts = [("format", permutation)]
+    else:
+        layouts = layouts_for(len(their_shape))
+    found = []
+    for layout, perm in layouts:
+        transform = reshape_transform(tuple(their_shape), perm, tuple(my_shape), layout)
+        if transform is not None and all(transform.expression != t.expression or t.axes != transform.axes for t in found):
+            found.append(transform)
+    return found
+
+
+def _product(shape):
+    result = 1
+    for s in shape:
+        result *= int(s)
+    return result
