@@ -26,7 +26,10 @@ _TORCH_SUFFIXES = (".pt", ".pth", ".bin")
 
 @dataclass(frozen=True)
 class TensorSignature:
-    """Shape and dtype of a tensor whose data is not at hand (a leaf of a signature file)."""
+    """Shape and dtype of a tensor whose data is not at hand (a leaf of a signature file).
+
+    It has no `__array__`: weightbridge takes it as a shape-only leaf, fit for `my` only.
+    """
 
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -46,12 +49,6 @@ class TensorSignature:
     @property
     def nbytes(self) -> int:
         return self.size * self.dtype.itemsize
-
-    def __array__(self, dtype=None, copy=None):
-        raise ValueError(
-            f"a {self.dtype.name}{list(self.shape)} tensor from a signature has no data; "
-            "a signature can only describe the target, not provide weights"
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,7 +296,8 @@ def _signature_from_json(content: dict, path: Path) -> dict[str, TensorSignature
     tensors = {}
     for entry in content.get("tensors", []):
         try:
-            name, shape, dtype = entry["name"], tuple(int(n) for n in entry["shape"]), entry["dtype"]
+            name, dtype = entry["name"], entry["dtype"]
+            shape = tuple(int(n) for n in entry["shape"])
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path}: malformed signature entry {entry!r}")
         if name in tensors:
@@ -451,6 +449,9 @@ def _flatten_torch(content, prefix: str):
 # TensorFlow
 
 
+_TF_VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def _is_tensorflow_checkpoint(path: Path) -> bool:
     if path.is_dir():
         return (path / "checkpoint").is_file() or any(path.glob("*.index"))
@@ -490,8 +491,10 @@ def _load_tensorflow(path: Path) -> dict[str, LazyTensor]:
             continue
         location = f"{prefix}[{name}]"
         read = functools.partial(_read_tensorflow, reader, name, location)
-        tensors[name] = LazyTensor(tuple(shapes[name]), np.dtype(dtypes[name].as_numpy_dtype),
-                                   location, read)
+        dtype = np.dtype(dtypes[name].as_numpy_dtype)
+        # Object-based checkpoints end every variable's name alike; the suffix only adds noise.
+        short_name = name.removesuffix(_TF_VARIABLE_SUFFIX)
+        tensors[short_name] = LazyTensor(tuple(shapes[name]), dtype, location, read)
     if not tensors:
         raise ValueError(f"{path}: TensorFlow checkpoint holds no weights")
     return tensors
