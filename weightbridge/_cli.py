@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 _DESCRIPTION = "Map deep learning weights between implementations of the same architecture."
@@ -47,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="a .safetensors file or a folder for the converted weights")
     convert.add_argument("--hint", nargs=2, action="append", default=[],
                          metavar=("MY_SUB", "THEIR_SUB"),
-                         help="a tensor of MY whose name contains MY_SUB is paired with one "
-                         "of THEIR whose name contains THEIR_SUB, and only such; repeatable")
+                         help="pair the tensors of MY whose names contain MY_SUB exactly with "
+                         "those of THEIR whose names contain THEIR_SUB; repeatable")
+    convert.add_argument("--their-format", metavar="FORMAT",
+                         help="axis order of THEIR's weights: pytorch, flax, tensorflow, ...")
+    convert.add_argument("--my-format", metavar="FORMAT", help="axis order of MY's weights")
+    convert.add_argument("--ignore-unmatched-inputs", action="store_true",
+                         help="allow tensors in THEIR that no tensor of MY needs")
     convert.add_argument("--max-shard-size", default="5GB", metavar="SIZE",
                          help="largest output file before sharding, e.g. 5GB, 500MB, 2GiB "
                          "(default: %(default)s)")
@@ -77,9 +81,9 @@ def _run(arguments: argparse.Namespace) -> int:
 
         return _demo.run()
     if arguments.command == "signature":
-        from ._readers import load_lazy, signature
+        from ._readers import load_lazy, signature_json
 
-        text = json.dumps(signature(load_lazy(arguments.model)), indent=1) + "\n"
+        text = signature_json(load_lazy(arguments.model))
         if arguments.output is None:
             sys.stdout.write(text)
         else:
@@ -91,6 +95,8 @@ def _run(arguments: argparse.Namespace) -> int:
     max_shard_size = parse_size(arguments.max_shard_size)
     written = convert(arguments.their, arguments.like, arguments.output,
                       hints=[tuple(hint) for hint in arguments.hint],
+                      in_format=arguments.their_format, out_format=arguments.my_format,
+                      ignore_unmatched_inputs=arguments.ignore_unmatched_inputs,
                       max_shard_size=max_shard_size, progress=not arguments.quiet)
     for path in written:
         print(path)

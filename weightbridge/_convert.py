@@ -266,7 +266,8 @@ class _progress_bar:
             self.bar.close()
 
 
-def convert(their, like, out, hints: Iterable[tuple[str, str]] = (),
+def convert(their, like, out, hints: Iterable[tuple[str, str]] = (), *, in_format=None,
+            out_format=None, ignore_unmatched_inputs: bool = False,
             max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE, progress: bool = False,
             ) -> list[Path]:
     """Convert a checkpoint to another implementation's names and layouts, as safetensors.
@@ -276,7 +277,10 @@ def convert(their, like, out, hints: Iterable[tuple[str, str]] = (),
         like: the target implementation: a checkpoint of it, or a signature file written by
             `weightbridge signature` (names, shapes and dtypes only).
         out: a `.safetensors` file or a folder; see `write_safetensors` for sharding.
-        hints: `(my_substring, their_substring)` pairs passed to `weightbridge.match`.
+        hints: `(my_substring, their_substring)` pairs, as for `weightbridge.match`.
+        in_format, out_format: axis orders of both sides ("pytorch", "flax", ...), as for
+            `weightbridge.match`.
+        ignore_unmatched_inputs: allow weights in `their` that no target weight needs.
         max_shard_size: bytes per output file, e.g. "5GB".
         progress: show a progress bar on stderr.
 
@@ -287,10 +291,18 @@ def convert(their, like, out, hints: Iterable[tuple[str, str]] = (),
     Example:
         >>> convert("llama-hf/", like="my_llama.json", out="converted/")
     """
-    from . import match
+    from ._match import match
 
     their_tensors = load_lazy(their)
     my_tensors = load_lazy(like)
-    mapping = match(their_tensors, my_tensors, hints=list(hints))
+    # Both sides are flat: a name is its key whichever separator it uses.
+    mapping = match(their_tensors, my_tensors, hints=list(hints), in_format=in_format,
+                    out_format=out_format, in_separator=_separator(their_tensors),
+                    out_separator=_separator(my_tensors),
+                    ignore_unmatched_inputs=ignore_unmatched_inputs)
     return write_safetensors(mapping.iter_apply(their_tensors), my_tensors, out,
                              max_shard_size=max_shard_size, progress=progress)
+
+
+def _separator(tensors: Mapping[str, object]) -> str:
+    return "/" if any("/" in name for name in tensors) else "."

@@ -211,6 +211,8 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
         location = f"{path}[{name}]"
         read = functools.partial(_read_region, path, data_start + begin, shape, dtype, location)
         tensors[name] = LazyTensor(shape, dtype, location, read)
+    if not tensors:
+        raise ValueError(f"{path}: holds no tensors")
     return tensors
 
 
@@ -284,9 +286,17 @@ def signature(tensors: Mapping[str, object]) -> dict:
     }
 
 
+def signature_json(tensors: Mapping[str, object]) -> str:
+    """`signature(tensors)` as JSON text with one tensor per line, easy to read and to diff."""
+    content = signature(tensors)
+    rows = "".join(f"\n  {json.dumps(entry)}," for entry in content.pop("tensors"))
+    head = json.dumps(content)[:-1]
+    return f'{head}, "tensors": [{rows.rstrip(",")}\n]}}\n'
+
+
 def save_signature(tensors: Mapping[str, object], path) -> None:
-    """Write `signature(tensors)` to `path` as JSON, for `weightbridge convert --like path`."""
-    Path(path).write_text(json.dumps(signature(tensors), indent=1) + "\n")
+    """Write the signature of `tensors` to `path`, for `weightbridge convert --like path`."""
+    Path(path).write_text(signature_json(tensors))
 
 
 def _signature_from_json(content: dict, path: Path) -> dict[str, TensorSignature]:
