@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 _DESCRIPTION = "Map deep learning weights between implementations of the same architecture."
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         code = _run(arguments)
     except ValueError as error:
         print(f"weightbridge {arguments.command}: error: {error}", file=sys.stderr)
+        hints = getattr(error, "hints", None)
+        if hints:
+            flags = " ".join(f"--hint {shlex.quote(a)} {shlex.quote(b)}" for a, b in hints)
+            print(f"On the command line: {flags}", file=sys.stderr)
         code = 1
     sys.exit(code)
 
