@@ -8,7 +8,9 @@ node), modelled by one dummy partner per node; the dummy block mirrors the real 
 every real matching extends to a perfect one (the construction of Ramshaw & Tarjan 2012, §3).
 
 The margin of a chosen edge is how much more the best assignment costs when that edge is
-forbidden: a margin within ``tolerance`` means the optimum is not unique.
+forbidden: a margin within ``tolerance`` means the optimum is not unique. An optional integer
+``tiebreak`` per edge orders assignments of equal cost (lexicographic objective); only
+assignments equal in both are ties.
 """
 
 import dataclasses
@@ -58,7 +60,7 @@ def _solve(num_rows, num_cols, arc_rows, arc_cols, arc_costs, unmatched):
     return solver.optimal_cost(), [m if m < num_cols else -1 for m in mate]
 
 
-def solve_assignment(graph, left, right, *, weight="cost", unmatched_cost, tolerance):
+def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance):
     """Solves the assignment of `left` to `right` nodes over the edges of `graph`.
 
     Args:
@@ -66,6 +68,8 @@ def solve_assignment(graph, left, right, *, weight="cost", unmatched_cost, toler
         left, right: the two node sets, in a stable order.
         unmatched_cost: the price of leaving one node without a partner.
         tolerance: margins up to this value count as ties.
+        tiebreak: an edge attribute with small non-negative integers that decides between
+            assignments of equal cost (lower wins).
     """
     left, right = list(left), list(right)
     left_set, right_set = set(left), set(right)
@@ -81,12 +85,16 @@ def solve_assignment(graph, left, right, *, weight="cost", unmatched_cost, toler
             continue
         row_index = {n: i for i, n in enumerate(rows)}
         col_index = {n: i for i, n in enumerate(cols)}
-        arcs = [(row_index[u], col_index[v], _integer(d[weight])) if u in row_index else (row_index[v], col_index[u], _integer(d[weight]))
-                for u, v, d in graph.subgraph(component).edges(data=True)]
-        arc_rows, arc_cols, arc_costs = (np.array(x, dtype=np.int64) for x in zip(*arcs))
-        best, mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer)
+        edges = list(graph.subgraph(component).edges(data=True))
+        arcs = [(row_index[u], col_index[v]) if u in row_index else (row_index[v], col_index[u]) for u, v, _ in edges]
+        arc_rows, arc_cols = (np.array(x, dtype=np.int64) for x in zip(*arcs))
+        secondary = np.array([d.get(tiebreak, 0) if tiebreak else 0 for _, _, d in edges], dtype=np.int64)
+        # Lexicographic objective: the primary cost dominates any sum of tie-breaks.
+        factor = int(secondary.sum()) + 1
+        arc_costs = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64) * factor + secondary
+        best, mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
         matched = sum(m >= 0 for m in mate)
-        total += best / SCALE
+        total += best / factor / SCALE
         for r, c in enumerate(mate):
             if c < 0:
                 continue
@@ -95,12 +103,12 @@ def solve_assignment(graph, left, right, *, weight="cost", unmatched_cost, toler
             if keep.all() or not keep.any():
                 margins[rows[r]] = math.inf
                 continue
-            second, second_mate = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer)
+            second, second_mate = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer * factor)
             if sum(m >= 0 for m in second_mate) < matched:
                 margins[rows[r]] = math.inf
                 continue
-            margins[rows[r]] = (second - best) / SCALE
-            if second - best <= tolerance_integer:
+            margins[rows[r]] = (second - best) / factor / SCALE
+            if second - best <= tolerance_integer * factor:
                 alternatives[rows[r]] = {rows[i]: (cols[m] if m >= 0 else None) for i, m in enumerate(second_mate) if m != mate[i]}
     unmatched_left = tuple(n for n in left if n not in pairs)
     matched_right = set(pairs.values())

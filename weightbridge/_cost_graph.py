@@ -17,6 +17,8 @@ FEATURE_WEIGHTS = {
     "order": 4.0,
     "layout_change": 1.0,
 }
+# The tie-break grows as the square of the rank difference up to this bound.
+MAX_ORDER_RANK = 64
 # Leaving a leaf without a partner costs more than any edge, so the most pairs win first.
 UNMATCHED_COST = sum(FEATURE_WEIGHTS.values())
 
@@ -90,7 +92,7 @@ def features(my, i, their, j, token_weight, transform):
     return {
         "leaf_name": leaf,
         "module_name": 1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),
-        "block_index": _index_distance(my.indices[i], their.indices[j]),
+        "block_index": 0.0 if my.ordered and their.ordered else _index_distance(my.indices[i], their.indices[j]),
         "order": abs(my.position[i] - their.position[j]) if my.ordered and their.ordered else 0.0,
         "layout_change": transform.price,
     }
@@ -158,4 +160,25 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
                 my_node(i), their_node(j),
                 cost=edge_cost(values), transform=transform.expression, layouts=tuple(transforms), **values,
             )
+    if my.ordered and their.ordered:
+        _add_local_order(graph)
     return graph
+
+
+def _add_local_order(graph):
+    """Sets ``order_rank``, the squared difference of ranks inside each component, the solver's tie-break.
+
+    The global position difference is linear, and under a linear cost an order-preserving
+    assignment and a crossing one can cost the same; the strictly convex tie-break makes the
+    order-preserving one win, so order-only evidence is not reported as a tie.
+    """
+    for component in nx.connected_components(graph):
+        mine = sorted(n for n in component if n[0] == "my")
+        theirs = sorted(n for n in component if n[0] == "their")
+        if len(mine) < 2 or len(theirs) < 2:
+            continue
+        my_rank = {n: k for k, n in enumerate(mine)}
+        their_rank = {n: k for k, n in enumerate(theirs)}
+        for u, v, data in graph.subgraph(component).edges(data=True):
+            m, t = (u, v) if u[0] == "my" else (v, u)
+            data["order_rank"] = min((my_rank[m] - their_rank[t]) ** 2, MAX_ORDER_RANK)

@@ -14,8 +14,8 @@ from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
 from ._transforms import candidate_transforms
 
-# Margins up to this are ties: the evidence does not prefer one pairing.
-TOLERANCE = 0.01
+# Margins up to this are ties (costs are compared at a resolution of 0.001).
+TOLERANCE = 0.0
 NEAREST_SHOWN = 3
 
 
@@ -76,7 +76,7 @@ def graph_of(problem, hints=None):
 def solve(problem, graph):
     my_nodes = [my_node(i) for i in range(len(problem.my_leaves))]
     their_nodes = [their_node(j) for j in range(len(problem.their_leaves))]
-    return solve_assignment(graph, my_nodes, their_nodes, unmatched_cost=UNMATCHED_COST, tolerance=TOLERANCE)
+    return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST, tolerance=TOLERANCE)
 
 
 def settle_layouts(problem, graph, assignment):
