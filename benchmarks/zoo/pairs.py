@@ -1,0 +1,907 @@
+"""Real model zoo pairs: two independent implementations of one architecture.
+
+Each `ZooPair` builds both sides from a config with random initialisation (nothing is
+downloaded), so a mapping can be checked functionally: the source side gets random
+weights, the mapped weights go into the target side, and both must compute the same
+function on the same input. `PAIRS` holds every pair by name; `fast=True` marks the ones
+the test suite runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Keras reads its backend once, at import; the cross-framework pairs target JAX.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+
+class Side(Protocol):
+    """One implementation of a pair, wrapping a model built with random initialisation."""
+
+    def weights(self):
+        """The weight tree as the library gives it."""
+
+    def load(self, tree) -> None:
+        """Load a tree shaped like `weights()` into the model; raises when it does not fit."""
+
+    def randomize(self, seed: int) -> None:
+        """Overwrite every float parameter and float buffer with fresh random values."""
+
+    def run(self, inputs) -> np.ndarray:
+        """Eval-mode forward pass on `inputs`; float32 numpy output."""
+
+
+@dataclass(frozen=True)
+class ZooPair:
+    name: str
+    family: str
+    source: str
+    target: str
+    fast: bool
+    notes: str
+    build_source: Callable[[], Side]
+    build_target: Callable[[], Side]
+    make_input: Callable[[int], object]
+
+
+# ---------------------------------------------------------------------------- random values
+
+_VARIANCE_NAMES = ("running_var", "moving_variance", "var", "variance")
+
+
+def random_values(name: str, init: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random values of the scale of `init` but unrelated to it.
+
+    Keeping each tensor's own scale keeps deep networks (ResNet-50) finite in float32;
+    variances stay positive so that batch norm in eval mode stays defined.
+    """
+    init = np.asarray(init, dtype=np.float64)
+    if name.rsplit("/", 1)[-1].rsplit(".", 1)[-1] in _VARIANCE_NAMES:
+        return rng.uniform(0.5, 1.5, init.shape)
+    std = float(init.std()) if init.size > 1 else 0.0
+    if std > 0:
+        return init.mean() + std * rng.standard_normal(init.shape)
+    return init + 0.5 * rng.standard_normal(init.shape)
+
+
+# ---------------------------------------------------------------------------- sides
+
+
+class TorchSide:
+    """A torch module; its tree is the state dict, loaded strictly."""
+
+    def __init__(self, module, forward: Callable):
+        self.module = module.eval()
+        self.forward = forward
+
+    def weights(self):
+        return self.module.state_dict()
+
+    def load(self, tree) -> None:
+        self.module.load_state_dict(tree, strict=True)
+
+    def randomize(self, seed: int) -> None:
+        import torch
+
+        rng = np.random.default_rng(seed)
+        with torch.no_grad():
+            for name, tensor in self.module.state_dict().items():
+                if tensor.is_floating_point():
+                    values = random_values(name, tensor.float().numpy(), rng)
+                    tensor.copy_(torch.from_numpy(values).to(tensor.dtype))
+
+    def run(self, inputs) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.forward(self.module, inputs).float().numpy()
+
+
+def _tree_signature(tree) -> list:
+    import jax
+
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(jax.tree_util.keystr(path), tuple(np.shape(leaf))) for path, leaf in flat]
+
+
+class JaxSide:
+    """A pure JAX model (Flax linen, Haiku): a variables tree and an apply function."""
+
+    def __init__(self, variables, apply: Callable):
+        self.variables = variables
+        self.apply = apply
+
+    def weights(self):
+        return self.variables
+
+    def load(self, tree) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        expected, got = _tree_signature(self.variables), _tree_signature(tree)
+        if expected != got:
+            missing = sorted(set(expected) - set(got))
+            unexpected = sorted(set(got) - set(expected))
+            raise ValueError(f"tree does not fit the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        self.variables = jax.tree.map(lambda old, new: jnp.asarray(new, dtype=old.dtype), self.variables, tree)
+
+    def randomize(self, seed: int) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        rng = np.random.default_rng(seed)
+
+        def fresh(path, leaf):
+            if not jnp.issubdtype(leaf.dtype, jnp.floating):
+                return leaf
+            return jnp.asarray(random_values(jax.tree_util.keystr(path), np.asarray(leaf), rng), dtype=leaf.dtype)
+
+        self.variables = jax.tree_util.tree_map_with_path(fresh, self.variables)
+
+    def run(self, inputs) -> np.ndarray:
+        return np.asarray(self.apply(self.variables, inputs), dtype=np.float32)
+
+
+class KerasSide:
+    """A Keras 3 model; its tree is `{variable.path: array}` over the float variables.
+
+    Integer variables (random seed states) are not weights and are left out. A path that
+    keras-hub gives to two variables (T5's relative attention tables are both
+    "self_attention/embeddings") is prefixed with the top-level layer that owns it.
+    """
+
+    def __init__(self, model, forward: Callable):
+        self.model = model
+        self.forward = forward
+        self.variables = [v for v in model.weights if "float" in str(v.dtype)]
+        owner = {id(v): layer.name for layer in model.layers for v in layer.weights}
+        counts = Counter(v.path for v in self.variables)
+        self.paths = [v.path if counts[v.path] == 1 else f"{owner[id(v)]}/{v.path}" for v in self.variables]
+        assert len(set(self.paths)) == len(self.paths), "keras variable paths are not unique"
+
+    def weights(self):
+        from keras import ops
+
+        return {path: ops.convert_to_numpy(v.value) for path, v in zip(self.paths, self.variables)}
+
+    def load(self, tree) -> None:
+        expected = {path: tuple(v.shape) for path, v in zip(self.paths, self.variables)}
+        got = {path: tuple(np.shape(value)) for path, value in tree.items()}
+        if expected != got:
+            raise ValueError(
+                f"tree does not fit the model: missing {sorted(set(expected) - set(got))[:5]}, "
+                f"unexpected {sorted(set(got) - set(expected))[:5]}, "
+                f"shapes differ at {sorted(k for k in expected.keys() & got.keys() if expected[k] != got[k])[:5]}"
+            )
+        for path, variable in zip(self.paths, self.variables):
+            variable.assign(np.asarray(tree[path], dtype=str(variable.dtype)))
+
+    def randomize(self, seed: int) -> None:
+        from keras import ops
+
+        rng = np.random.default_rng(seed)
+        for path, variable in zip(self.paths, self.variables):
+            values = random_values(path, ops.convert_to_numpy(variable.value), rng)
+            variable.assign(values.astype(str(variable.dtype)))
+
+    def run(self, inputs) -> np.ndarray:
+        from keras import ops
+
+        return np.asarray(ops.convert_to_numpy(self.forward(self.model, inputs)), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _image(size: int, channels: int = 3) -> Callable[[int], np.ndarray]:
+    def make(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((1, channels, size, size)).astype(np.float32)
+
+    return make
+
+
+def _tokens(vocabulary: int, length: int) -> Callable[[int], np.ndarray]:
+    def make(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).integers(0, vocabulary, (1, length), dtype=np.int64)
+
+    return make
+
+
+def _vector(features: int) -> Callable[[int], np.ndarray]:
+    def make(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((2, features)).astype(np.float32)
+
+    return make
+
+
+def _torch_in(x):
+    import torch
+
+    return torch.from_numpy(np.asarray(x))
+
+
+def _logits(module, x):
+    return module(_torch_in(x))
+
+
+def _hf_logits(module, x):
+    return module(_torch_in(x)).logits
+
+
+def _hf_hidden(module, x):
+    return module(_torch_in(x)).last_hidden_state
+
+
+def _timm_features(module, x):
+    return module.forward_features(_torch_in(x))
+
+
+# ---------------------------------------------------------------------------- builders: timm
+
+
+def _timm(name: str, **kwargs) -> Callable[[], Side]:
+    def build() -> Side:
+        import timm
+
+        return TorchSide(timm.create_model(name, pretrained=False, **kwargs), _logits)
+
+    return build
+
+
+def _timm_features_side(name: str, **kwargs) -> Callable[[], Side]:
+    def build() -> Side:
+        import timm
+
+        return TorchSide(timm.create_model(name, pretrained=False, **kwargs), _timm_features)
+
+    return build
+
+
+# ---------------------------------------------------------------------------- builders: torchvision
+
+
+def _torchvision(name: str, **kwargs) -> Callable[[], Side]:
+    def build() -> Side:
+        import torchvision
+
+        return TorchSide(torchvision.models.get_model(name, weights=None, **kwargs), _logits)
+
+    return build
+
+
+def _torchvision_convnext() -> Side:
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+    settings = [CNBlockConfig(16, 32, 1), CNBlockConfig(32, 48, 1), CNBlockConfig(48, 64, 2), CNBlockConfig(64, None, 1)]
+    return TorchSide(ConvNeXt(settings, stochastic_depth_prob=0.0, num_classes=10), _logits)
+
+
+def _torchvision_swin() -> Side:
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    model = SwinTransformer(
+        patch_size=[4, 4],
+        embed_dim=32,
+        depths=[2, 2],
+        num_heads=[2, 4],
+        window_size=[4, 4],
+        stochastic_depth_prob=0.0,
+        num_classes=10,
+    )
+    return TorchSide(model, _logits)
+
+
+def _torchvision_vit() -> Side:
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128, num_classes=10
+    )
+    return TorchSide(model, _logits)
+
+
+# ---------------------------------------------------------------------------- builders: transformers
+
+
+def _transformers(config_name: str, model_name: str, forward: Callable = _hf_logits, **config) -> Callable[[], Side]:
+    def build() -> Side:
+        import transformers
+
+        model = getattr(transformers, model_name)(getattr(transformers, config_name)(**config))
+        return TorchSide(model, forward)
+
+    return build
+
+
+# ---------------------------------------------------------------------------- builders: written here
+
+
+def _plain_gpt2() -> Side:
+    """GPT-2 written with nn.Linear (out, in) weights, where transformers uses Conv1D (in, out)."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class Attention(nn.Module):
+        def __init__(self, width, heads):
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(width, 3 * width)
+            self.out = nn.Linear(width, width)
+
+        def forward(self, x):
+            batch, length, width = x.shape
+            q, k, v = self.qkv(x).split(width, dim=-1)
+            q, k, v = (t.view(batch, length, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.out(y.transpose(1, 2).reshape(batch, length, width))
+
+    class Block(nn.Module):
+        def __init__(self, width, heads):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(width, eps=1e-5)
+            self.attn = Attention(width, heads)
+            self.norm2 = nn.LayerNorm(width, eps=1e-5)
+            self.up = nn.Linear(width, 4 * width)
+            self.down = nn.Linear(4 * width, width)
+
+        def forward(self, x):
+            x = x + self.attn(self.norm1(x))
+            return x + self.down(F.gelu(self.up(self.norm2(x)), approximate="tanh"))
+
+    class GPT2(nn.Module):
+        def __init__(self, vocabulary=128, context=64, width=64, depth=2, heads=4):
+            super().__init__()
+            self.token_embedding = nn.Embedding(vocabulary, width)
+            self.position_embedding = nn.Embedding(context, width)
+            self.blocks = nn.ModuleList(Block(width, heads) for _ in range(depth))
+            self.final_norm = nn.LayerNorm(width, eps=1e-5)
+
+        def forward(self, tokens):
+            positions = torch.arange(tokens.shape[1])
+            x = self.token_embedding(tokens) + self.position_embedding(positions)
+            for block in self.blocks:
+                x = block(x)
+            return self.final_norm(x)
+
+    return TorchSide(GPT2(), _logits)
+
+
+def _tiny_torch_convnet():
+    from torch import nn
+    from torch.nn import functional as F
+
+    class TinyConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+            self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+            self.norm = nn.LayerNorm(32, eps=1e-5)
+            self.fc1 = nn.Linear(32, 64)
+            self.fc2 = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.conv2(F.gelu(self.conv1(x))).permute(0, 2, 3, 1)
+            x = F.gelu(self.norm(x)).mean(dim=(1, 2))
+            return self.fc2(F.gelu(self.fc1(x)))
+
+    return TorchSide(TinyConvNet(), _logits)
+
+
+def _tiny_flax_convnet() -> Side:
+    """The mirror of `_tiny_torch_convnet` in Flax linen: NHWC, (kh, kw, in, out) kernels."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen
+
+    class TinyConvNet(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            x = linen.gelu(linen.Conv(16, (3, 3), padding=1)(x), approximate=False)
+            x = linen.Conv(32, (3, 3), strides=2, padding=1)(x)
+            x = linen.gelu(linen.LayerNorm(epsilon=1e-5)(x), approximate=False).mean(axis=(1, 2))
+            x = linen.gelu(linen.Dense(64)(x), approximate=False)
+            return linen.Dense(10)(x)
+
+    model = TinyConvNet()
+    variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)))
+    return JaxSide(variables, jax.jit(lambda v, x: model.apply(v, jnp.transpose(x, (0, 2, 3, 1)))))
+
+
+def _torch_mlp() -> Side:
+    from torch import nn
+
+    model = nn.Sequential(
+        nn.Linear(16, 32), nn.GELU(), nn.LayerNorm(32, eps=1e-5), nn.Linear(32, 24), nn.GELU(), nn.Linear(24, 8)
+    )
+    return TorchSide(model, _logits)
+
+
+def _haiku_mlp() -> Side:
+    import haiku as hk
+    import jax
+    import jax.numpy as jnp
+
+    def gelu(x):
+        return jax.nn.gelu(x, approximate=False)
+
+    def forward(x):
+        x = gelu(hk.Linear(32)(x))
+        x = hk.LayerNorm(axis=-1, create_scale=True, create_offset=True, eps=1e-5)(x)
+        return hk.nets.MLP([24, 8], activation=gelu)(x)
+
+    model = hk.without_apply_rng(hk.transform(forward))
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 16)))
+    return JaxSide(params, jax.jit(model.apply))
+
+
+# ---------------------------------------------------------------------------- builders: keras-hub
+
+_TEXT_LENGTH = 16
+
+
+def _keras_hub(model_name: str, forward: Callable, **config) -> Callable[[], Side]:
+    def build() -> Side:
+        import keras_hub
+
+        return KerasSide(getattr(keras_hub.models, model_name)(**config), forward)
+
+    return build
+
+
+def _keras_decoder(model, tokens):
+    tokens = np.asarray(tokens, dtype=np.int32)
+    return model({"token_ids": tokens, "padding_mask": np.ones_like(tokens)})
+
+
+def _keras_bert(model, tokens):
+    tokens = np.asarray(tokens, dtype=np.int32)
+    segments = np.zeros_like(tokens)
+    segments[:, tokens.shape[1] // 2 :] = 1
+    return model({"token_ids": tokens, "segment_ids": segments, "padding_mask": np.ones_like(tokens)})["sequence_output"]
+
+
+def _hf_bert(module, tokens):
+    tokens = np.asarray(tokens)
+    segments = np.zeros_like(tokens)
+    segments[:, tokens.shape[1] // 2 :] = 1
+    return module(input_ids=_torch_in(tokens), token_type_ids=_torch_in(segments)).last_hidden_state
+
+
+def _encoder_decoder_tokens(vocabulary: int) -> Callable[[int], dict]:
+    def make(seed: int) -> dict:
+        rng = np.random.default_rng(seed)
+        return {
+            "encoder": rng.integers(0, vocabulary, (1, _TEXT_LENGTH), dtype=np.int64),
+            "decoder": rng.integers(0, vocabulary, (1, _TEXT_LENGTH // 2), dtype=np.int64),
+        }
+
+    return make
+
+
+def _hf_t5(module, tokens):
+    return module(
+        input_ids=_torch_in(tokens["encoder"]), decoder_input_ids=_torch_in(tokens["decoder"])
+    ).last_hidden_state
+
+
+def _keras_t5(model, tokens):
+    encoder = np.asarray(tokens["encoder"], dtype=np.int32)
+    decoder = np.asarray(tokens["decoder"], dtype=np.int32)
+    outputs = model(
+        {
+            "encoder_token_ids": encoder,
+            "encoder_padding_mask": np.ones_like(encoder),
+            "decoder_token_ids": decoder,
+            "decoder_padding_mask": np.ones_like(decoder),
+        }
+    )
+    return outputs["decoder_sequence_output"]
+
+
+# ---------------------------------------------------------------------------- the pairs
+
+_VOCABULARY = 128
+
+
+def _pairs() -> list[ZooPair]:
+    vit = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10)
+    hf_vit = dict(
+        image_size=32,
+        patch_size=8,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=10,
+        layer_norm_eps=1e-6,
+    )
+    swin = dict(embed_dim=32, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10)
+    convnext = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), num_classes=10)
+    hf_convnext = dict(
+        num_stages=4, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1], num_labels=10, layer_norm_eps=1e-6
+    )
+    return [
+        ZooPair(
+            name="resnet50: torchvision -> timm",
+            family="ResNet-50",
+            source="torchvision",
+            target="timm",
+            fast=True,
+            notes="",
+            build_source=_torchvision("resnet50"),
+            build_target=_timm("resnet50"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="resnet50: transformers -> timm",
+            family="ResNet-50",
+            source="transformers",
+            target="timm",
+            fast=True,
+            notes="ResNetConfig defaults are ResNet-50 v1.5 (stride on the 3x3 conv), as timm's resnet50.",
+            build_source=_transformers("ResNetConfig", "ResNetForImageClassification", num_labels=1000),
+            build_target=_timm("resnet50"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="resnext50: torchvision -> timm",
+            family="ResNeXt-50 32x4d",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="",
+            build_source=_torchvision("resnext50_32x4d"),
+            build_target=_timm("resnext50_32x4d"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="convnext: torchvision -> timm",
+            family="ConvNeXt",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="Four stages of 1, 1, 2, 1 blocks, widths 16 to 64; layer scale is (C, 1, 1) in torchvision and (C,) in timm.",
+            build_source=_torchvision_convnext,
+            build_target=_timm("convnext_tiny", **convnext),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="convnext: transformers -> timm",
+            family="ConvNeXt",
+            source="transformers",
+            target="timm",
+            fast=True,
+            notes="layer_norm_eps=1e-6 as timm (transformers defaults to 1e-12 for the final norm).",
+            build_source=_transformers("ConvNextConfig", "ConvNextForImageClassification", **hf_convnext),
+            build_target=_timm("convnext_tiny", **convnext),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="convnextv2: transformers -> timm",
+            family="ConvNeXt-V2",
+            source="transformers",
+            target="timm",
+            fast=False,
+            notes="layer_norm_eps=1e-6 as timm; GRN gamma/beta are (1, 1, 1, C) in transformers and (C,) in timm.",
+            build_source=_transformers("ConvNextV2Config", "ConvNextV2ForImageClassification", **hf_convnext),
+            build_target=_timm("convnextv2_tiny", **convnext),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="swin: transformers -> timm",
+            family="Swin Transformer",
+            source="transformers",
+            target="timm",
+            fast=False,
+            notes="64x64 images, patch 4, window 4, two stages of two blocks (one shifted).",
+            build_source=_transformers(
+                "SwinConfig",
+                "SwinForImageClassification",
+                image_size=64,
+                patch_size=4,
+                embed_dim=32,
+                depths=[2, 2],
+                num_heads=[2, 4],
+                window_size=4,
+                drop_path_rate=0.0,
+                num_labels=10,
+            ),
+            build_target=_timm("swin_tiny_patch4_window7_224", img_size=64, **swin),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="swin: torchvision -> timm",
+            family="Swin Transformer",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="64x64 images, patch 4, window 4, two stages of two blocks (one shifted).",
+            build_source=_torchvision_swin,
+            build_target=_timm("swin_tiny_patch4_window7_224", img_size=64, **swin),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="vit: transformers -> timm",
+            family="ViT",
+            source="transformers",
+            target="timm",
+            fast=False,
+            notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv.",
+            build_source=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
+            build_target=_timm("vit_tiny_patch16_224", **vit),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="vit: torchvision -> timm",
+            family="ViT",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="",
+            build_source=_torchvision_vit,
+            build_target=_timm("vit_tiny_patch16_224", **vit),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="deit-distilled: transformers -> timm",
+            family="DeiT (distilled)",
+            source="transformers",
+            target="timm",
+            fast=False,
+            notes="layer_norm_eps=1e-6 as timm; eval logits are the mean of the class and distillation heads on both sides.",
+            build_source=_transformers("DeiTConfig", "DeiTForImageClassificationWithTeacher", **hf_vit),
+            build_target=_timm("deit_tiny_distilled_patch16_224", **vit),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="dinov2: transformers -> timm",
+            family="DINOv2",
+            source="transformers",
+            target="timm",
+            fast=False,
+            notes="Compares the normed token features; layer scale on both sides (timm init_values).",
+            build_source=_transformers(
+                "Dinov2Config",
+                "Dinov2Model",
+                _hf_hidden,
+                image_size=32,
+                patch_size=8,
+                hidden_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                mlp_ratio=4,
+            ),
+            build_target=_timm_features_side(
+                "vit_small_patch14_dinov2", img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=0
+            ),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="mobilenetv2: torchvision -> timm",
+            family="MobileNetV2",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="",
+            build_source=_torchvision("mobilenet_v2"),
+            build_target=_timm("mobilenetv2_100"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="densenet121: torchvision -> timm",
+            family="DenseNet-121",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="",
+            build_source=_torchvision("densenet121"),
+            build_target=_timm("densenet121"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="efficientnet_b0: torchvision -> timm",
+            family="EfficientNet-B0",
+            source="torchvision",
+            target="timm",
+            fast=False,
+            notes="",
+            build_source=_torchvision("efficientnet_b0"),
+            build_target=_timm("efficientnet_b0"),
+            make_input=_image(64),
+        ),
+        ZooPair(
+            name="gpt2: transformers -> torch nn.Linear",
+            family="GPT-2",
+            source="transformers",
+            target="torch",
+            fast=False,
+            notes="Conv1D weights are (in, out), nn.Linear's (out, in); square ones too. gelu_new (tanh) on both sides.",
+            build_source=_transformers(
+                "GPT2Config",
+                "GPT2Model",
+                _hf_hidden,
+                vocab_size=_VOCABULARY,
+                n_positions=64,
+                n_embd=64,
+                n_layer=2,
+                n_head=4,
+                activation_function="gelu_new",
+                layer_norm_epsilon=1e-5,
+            ),
+            build_target=_plain_gpt2,
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="gpt2: transformers -> keras-hub",
+            family="GPT-2",
+            source="transformers",
+            target="keras-hub",
+            fast=False,
+            notes="Keras splits the fused c_attn into per-head query, key and value kernels.",
+            build_source=_transformers(
+                "GPT2Config",
+                "GPT2Model",
+                _hf_hidden,
+                vocab_size=_VOCABULARY,
+                n_positions=64,
+                n_embd=64,
+                n_layer=2,
+                n_head=4,
+                activation_function="gelu_new",
+                layer_norm_epsilon=1e-5,
+            ),
+            build_target=_keras_hub(
+                "GPT2Backbone",
+                _keras_decoder,
+                vocabulary_size=_VOCABULARY,
+                num_layers=2,
+                num_heads=4,
+                hidden_dim=64,
+                intermediate_dim=256,
+                dropout=0.0,
+                max_sequence_length=64,
+            ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="llama: transformers -> keras-hub",
+            family="Llama",
+            source="transformers",
+            target="keras-hub",
+            fast=False,
+            notes="rms_norm_eps=1e-6 on both sides; grouped-query attention (4 query, 2 key/value heads); "
+            "keras ties the output embedding so that both sides hold one token table.",
+            build_source=_transformers(
+                "LlamaConfig",
+                "LlamaModel",
+                _hf_hidden,
+                vocab_size=_VOCABULARY,
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=64,
+                rms_norm_eps=1e-6,
+            ),
+            build_target=_keras_hub(
+                "LlamaBackbone",
+                _keras_decoder,
+                vocabulary_size=_VOCABULARY,
+                num_layers=2,
+                num_query_heads=4,
+                hidden_dim=64,
+                intermediate_dim=128,
+                num_key_value_heads=2,
+                layer_norm_epsilon=1e-6,
+                tie_word_embeddings=True,
+            ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="bert: transformers -> keras-hub",
+            family="BERT",
+            source="transformers",
+            target="keras-hub",
+            fast=False,
+            notes="layer_norm_eps=1e-12 and exact GELU on both sides; two segments.",
+            build_source=_transformers(
+                "BertConfig",
+                "BertModel",
+                _hf_bert,
+                vocab_size=_VOCABULARY,
+                hidden_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=128,
+                max_position_embeddings=64,
+                type_vocab_size=2,
+                layer_norm_eps=1e-12,
+            ),
+            build_target=_keras_hub(
+                "BertBackbone",
+                _keras_bert,
+                vocabulary_size=_VOCABULARY,
+                num_layers=2,
+                num_heads=4,
+                hidden_dim=64,
+                intermediate_dim=128,
+                dropout=0.0,
+                max_sequence_length=64,
+                num_segments=2,
+            ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="t5: transformers -> keras-hub",
+            family="T5",
+            source="transformers",
+            target="keras-hub",
+            fast=False,
+            notes="T5 v1.0 feed-forward (ReLU, not gated) and layer_norm_epsilon=1e-6 on both sides; "
+            "compares the decoder's last hidden state.",
+            build_source=_transformers(
+                "T5Config",
+                "T5Model",
+                _hf_t5,
+                vocab_size=_VOCABULARY,
+                d_model=64,
+                d_kv=16,
+                d_ff=128,
+                num_layers=2,
+                num_decoder_layers=2,
+                num_heads=4,
+                feed_forward_proj="relu",
+                dropout_rate=0.0,
+                layer_norm_epsilon=1e-6,
+            ),
+            build_target=_keras_hub(
+                "T5Backbone",
+                _keras_t5,
+                vocabulary_size=_VOCABULARY,
+                num_layers=2,
+                num_heads=4,
+                hidden_dim=64,
+                intermediate_dim=128,
+                key_value_dim=16,
+                dropout=0.0,
+                activation="relu",
+                use_gated_activation=False,
+                layer_norm_epsilon=1e-6,
+                tie_embedding_weights=True,
+            ),
+            make_input=_encoder_decoder_tokens(_VOCABULARY),
+        ),
+        ZooPair(
+            name="convnet: torch -> flax",
+            family="small ConvNet",
+            source="torch",
+            target="flax",
+            fast=True,
+            notes="Written as mirrors: LayerNorm eps=1e-5 and exact GELU set on the Flax side (its defaults are 1e-6 and tanh).",
+            build_source=_tiny_torch_convnet,
+            build_target=_tiny_flax_convnet,
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="mlp: torch -> haiku",
+            family="small MLP",
+            source="torch",
+            target="haiku",
+            fast=False,
+            notes="Written as mirrors: LayerNorm eps=1e-5 and exact GELU on both sides.",
+            build_source=_torch_mlp,
+            build_target=_haiku_mlp,
+            make_input=_vector(16),
+        ),
+    ]
+
+
+PAIRS: dict[str, ZooPair] = {pair.name: pair for pair in _pairs()}
