@@ -115,7 +115,7 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
     hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in all_hints).replace("'", '"')
     message = (
         f"the mapping is not unique: {len(groups)} group{'s' if len(groups) != 1 else ''} of weights can be paired "
-        f"in more than one way at the same cost (margin <= {tolerance}).\n"
+        f"in more than one way at exactly the same cost.\n"
         + "\n".join(blocks) + more
         + "\nSay which weights correspond with hints (my_substring, their_substring); if the pairing shown "
         + "above is the right one:\n"

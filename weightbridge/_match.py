@@ -141,17 +141,20 @@ def check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatch
                 )
     problems = []
     if unmatched_my and not ignore_unmatched_outputs:
-        problems.append(_unmatched_block("my", unmatched_my, len(problem.my_leaves), "their", problem.their_leaves, "ignore_unmatched_outputs"))
+        problems.append(_unmatched_block("my", unmatched_my, len(problem.my_leaves), "their", unmatched_their + problem.their_leaves, "ignore_unmatched_outputs"))
     if unmatched_their and not ignore_unmatched_inputs:
-        problems.append(_unmatched_block("their", unmatched_their, len(problem.their_leaves), "my", problem.my_leaves, "ignore_unmatched_inputs"))
+        problems.append(_unmatched_block("their", unmatched_their, len(problem.their_leaves), "my", unmatched_my + problem.my_leaves, "ignore_unmatched_inputs"))
     if problems:
         raise UnmatchedError("\n".join(problems))
 
 
 def _unmatched_block(side, leaves, total, other_side, other_leaves, flag):
+    """`other_leaves` lists the other side's unmatched leaves first: they are the likelier partners."""
+    other_leaves = list(dict.fromkeys(other_leaves))
     lines = [f"{len(leaves)} of {total} weights of `{side}` have no partner in `{other_side}` (pass {flag}=True to allow this):"]
     for leaf in leaves[:20]:
         nearest = sorted(other_leaves, key=lambda o: -_similarity(leaf, o))[:NEAREST_SHOWN]
+        nearest.sort(key=other_leaves.index)
         near = ", ".join(f"{o.name} {o.shape}" for o in nearest)
         lines.append(f"  {leaf.name} {leaf.shape} {leaf.dtype}; nearest in `{other_side}`: {near}")
     if len(leaves) > 20:

@@ -1,0 +1,122 @@
+import copy
+
+import numpy as np
+import pytest
+
+import weightbridge
+
+
+def ambiguous_pair():
+    their = {"backbone.layer3.5.conv1.weight": np.arange(16.0).reshape(4, 4), "backbone.layer3.5.conv3.weight": -np.arange(16.0).reshape(4, 4)}
+    my = {"block6": {"expand": {"w": np.zeros((4, 4))}, "reduce": {"w": np.zeros((4, 4))}}}
+    return their, my
+
+
+def test_ambiguity_shows_the_tied_weights_the_missing_evidence_and_the_hint():
+    with pytest.raises(weightbridge.AmbiguityError) as error:
+        weightbridge.adapt(*ambiguous_pair())
+    assert str(error.value) == (
+        "the mapping is not unique: 1 group of weights can be paired in more than one way at exactly the same cost.\n"
+        "  group 1: 2 my and 2 their weights tie\n"
+        "    my                       their\n"
+        "    block6/expand/w (4, 4)   backbone.layer3.5.conv1.weight (4, 4)\n"
+        "    block6/reduce/w (4, 4)   backbone.layer3.5.conv3.weight (4, 4)\n"
+        "    missing evidence: the parameter names (weight, bias, ...) are alike; the module names are equally similar; "
+        "the block indices agree equally; the layouts fit equally well; "
+        "the enumeration order of my and their is alphabetical, so it is no evidence\n"
+        "Say which weights correspond with hints (my_substring, their_substring); if the pairing shown above is the right one:\n"
+        '  hints=[("expand", "conv1")]'
+    )
+    assert error.value.hints == [("expand", "conv1")]
+    assert error.value.groups == ((("block6/expand/w", "block6/reduce/w"), ("backbone.layer3.5.conv1.weight", "backbone.layer3.5.conv3.weight")),)
+
+
+def test_hint_settles_tied_projections():
+    their, my = ambiguous_pair()
+    new = weightbridge.adapt(their, my, hints=[("reduce", "conv1")])
+    assert np.array_equal(new["block6"]["reduce"]["w"], their["backbone.layer3.5.conv1.weight"])
+    assert np.array_equal(new["block6"]["expand"]["w"], their["backbone.layer3.5.conv3.weight"])
+
+
+def test_a_hint_that_matches_nothing_is_named():
+    with pytest.raises(weightbridge.HintError) as error:
+        weightbridge.adapt(*ambiguous_pair(), hints=[("reduce", "conv9")])
+    assert str(error.value) == "hint ('reduce', 'conv9'): no weight of `their` contains 'conv9'"
+    with pytest.raises(weightbridge.HintError, match=r"^hint \('squeeze', 'conv1'\): no weight of `my` contains 'squeeze'$"):
+        weightbridge.adapt(*ambiguous_pair(), hints=[("squeeze", "conv1")])
+
+
+def test_a_hint_that_is_never_needed_is_named():
+    their = {"fc.weight": np.ones((3, 2)), "fc.bias": np.ones(3)}
+    my = {"fc.weight": np.ones((3, 2)), "fc.bias": np.ones(3)}
+    with pytest.raises(weightbridge.HintError) as error:
+        weightbridge.adapt(their, my, hints=[("bias", "bias")])
+    assert str(error.value) == "hint ('bias', 'bias') is never needed: the mapping is the same and unique without it; remove it"
+
+
+@pytest.mark.parametrize("hint", [("a",), ("a", 1), "ab", ("", "b")])
+def test_malformed_hints_are_rejected(hint):
+    with pytest.raises(weightbridge.HintError, match=r"^a hint is a pair of non-empty strings"):
+        weightbridge.adapt(*ambiguous_pair(), hints=[hint])
+
+
+def test_unmatched_weights_are_counted_with_their_nearest_candidates():
+    their = {"a.weight": np.ones((3, 4)), "b.weight": np.ones(7)}
+    my = {"a.weight": np.ones((3, 4)), "c.weight": np.ones(5)}
+    with pytest.raises(weightbridge.UnmatchedError) as error:
+        weightbridge.adapt(their, my)
+    assert str(error.value) == (
+        "1 of 2 weights of `my` have no partner in `their` (pass ignore_unmatched_outputs=True to allow this):\n"
+        "  c.weight (5,) float64; nearest in `their`: b.weight (7,), a.weight (3, 4)\n"
+        "1 of 2 weights of `their` have no partner in `my` (pass ignore_unmatched_inputs=True to allow this):\n"
+        "  b.weight (7,) float64; nearest in `my`: c.weight (5,), a.weight (3, 4)"
+    )
+
+
+def test_ignoring_unmatched_keeps_my_values():
+    their = {"a.weight": np.full((3, 4), 2.0), "b.weight": np.ones(7)}
+    my = {"a.weight": np.zeros((3, 4)), "c.weight": np.full(5, 9.0)}
+    new = weightbridge.adapt(their, my, ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert np.array_equal(new["a.weight"], np.full((3, 4), 2.0))
+    assert new["c.weight"] is my["c.weight"]
+
+
+def test_incompatible_shapes_name_both_weights():
+    with pytest.raises(weightbridge.ShapeError) as error:
+        weightbridge.adapt({"fc.weight": np.ones((10, 4)), "x": np.ones(3)}, {"fc.weight": np.ones((12, 4)), "x": np.ones(3)})
+    assert str(error.value) == "my 'fc.weight' (12, 4) and their 'fc.weight' (10, 4) correspond by name, but no layout transform makes their shapes equal"
+
+
+def test_mismatched_dtype_kinds_name_both_weights():
+    with pytest.raises(weightbridge.DtypeError) as error:
+        weightbridge.adapt({"fc.weight": np.ones((10, 4), np.int32), "x": np.ones(3)}, {"fc.weight": np.ones((10, 4)), "x": np.ones(3)})
+    assert str(error.value) == (
+        "my 'fc.weight' (float64) and their 'fc.weight' (int32) correspond by name and shape, but hold different kinds of numbers (float vs int)"
+    )
+
+
+def test_unknown_format_lists_the_known_ones():
+    with pytest.raises(weightbridge.FormatError) as error:
+        weightbridge.adapt(*ambiguous_pair(), in_format="caffe", out_format="flax")
+    assert str(error.value) == (
+        "unknown in_format 'caffe'; known formats: flax, haiku, jittor, keras, pytorch, tensorflow, tf, torch, "
+        "or a Format / dict of einx expressions"
+    )
+
+
+def test_all_errors_are_value_errors():
+    for error in (weightbridge.AmbiguityError, weightbridge.UnmatchedError, weightbridge.ShapeError, weightbridge.DtypeError,
+                  weightbridge.HintError, weightbridge.TreeError, weightbridge.FormatError):
+        assert issubclass(error, ValueError)
+
+
+def test_nothing_the_caller_passed_is_mutated():
+    their = {"layer.0.weight": np.arange(6.0).reshape(2, 3), "layer.0.bias": np.arange(2.0)}
+    my = {"params": {"Dense_0": {"kernel": np.zeros((3, 2)), "bias": np.zeros(2)}}}
+    their_copy, my_copy = copy.deepcopy(their), copy.deepcopy(my)
+    new = weightbridge.adapt(their, my)
+    for before, after in ((their, their_copy), (my, my_copy)):
+        assert before.keys() == after.keys()
+    assert np.array_equal(their["layer.0.weight"], their_copy["layer.0.weight"])
+    assert np.array_equal(my["params"]["Dense_0"]["kernel"], my_copy["params"]["Dense_0"]["kernel"])
+    assert np.array_equal(new["params"]["Dense_0"]["kernel"], their["layer.0.weight"].T)

@@ -1,0 +1,70 @@
+import collections
+
+import numpy as np
+import pytest
+import torch
+
+import weightbridge
+from weightbridge._leaves import infer_separator, read_leaves, rebuild
+
+
+def test_nested_dicts_flatten_in_enumeration_order_with_shapes_and_dtypes():
+    tree = {"params": {"Dense_0": {"kernel": np.zeros((3, 4), np.float32), "bias": np.zeros(4, np.float16)}}}
+    leaves, _, _ = read_leaves(tree, "my", "/")
+    assert [(l.name, l.shape, l.dtype, l.index) for l in leaves] == [
+        ("params/Dense_0/kernel", (3, 4), "float32", 0),
+        ("params/Dense_0/bias", (4,), "float16", 1),
+    ]
+
+
+def test_lists_and_ordered_dicts_are_trees_and_rebuild_with_their_types():
+    tree = collections.OrderedDict(layers=[{"w": np.ones(2)}, {"w": np.zeros(2)}], head=(np.ones(3),))
+    leaves, treedef, _ = read_leaves(tree, "my", "/")
+    assert [l.name for l in leaves] == ["layers/0/w", "layers/1/w", "head/0"]
+    rebuilt = rebuild(treedef, lambda name: name)
+    assert rebuilt == collections.OrderedDict(layers=[{"w": "layers/0/w"}, {"w": "layers/1/w"}], head=("head/0",))
+    assert type(rebuilt) is collections.OrderedDict and type(rebuilt["head"]) is tuple
+
+
+def test_separator_is_taken_from_the_keys_else_slash():
+    assert infer_separator({"a.b": np.ones(1)}, "their") == "."
+    assert infer_separator({"a": {"b": np.ones(1)}}, "their") == "/"
+    assert infer_separator({"mlp/~/linear_0": {"w": np.ones(1)}}, "their") == "/"
+
+
+def test_both_separators_in_keys_ask_for_the_argument():
+    with pytest.raises(weightbridge.FormatError, match=r"contain both '/' and '\.'; pass in_separator="):
+        infer_separator({"a.b": np.ones(1), "c/d": np.ones(1)}, "their")
+
+
+def test_tied_torch_tensors_become_one_leaf_with_an_alias():
+    shared = torch.zeros(5, 3)
+    leaves, _, values = read_leaves({"wte.weight": shared, "lm_head.weight": shared, "ln.weight": torch.ones(3)}, "their", ".")
+    assert [(l.name, l.aliases) for l in leaves] == [("wte.weight", ("lm_head.weight",)), ("ln.weight", ())]
+    assert values[0] is shared
+
+
+def test_training_checkpoint_names_the_key_to_pass():
+    checkpoint = {"epoch": 3, "model": {"fc.weight": np.ones((2, 2)), "fc.bias": np.ones(2)}, "optimizer": {"lr": 0.1}}
+    with pytest.raises(weightbridge.TreeError) as error:
+        read_leaves(checkpoint, "their", ".")
+    assert str(error.value) == (
+        "`their` has 2 leaves that are not arrays ('epoch', 'optimizer.lr': int); "
+        "this looks like a training checkpoint: pass their['model'] instead"
+    )
+
+
+def test_duplicate_names_after_flattening_are_an_error():
+    with pytest.raises(weightbridge.TreeError, match=r"`my` has two weights named 'a\.b' after flattening with separator '\.'"):
+        read_leaves({"a.b": np.ones(1), "a": {"b": np.ones(1)}}, "my", ".")
+
+
+@pytest.mark.parametrize("tree, message", [
+    ({}, "`their` holds no arrays"),
+    (np.ones(3), "`their` must be a tree of arrays (a dict, Mapping, list or tuple), got ndarray"),
+    ("weights.pt", "`their` must be a tree of arrays (a dict, Mapping, list or tuple), got str"),
+])
+def test_empty_or_non_tree_inputs_are_named(tree, message):
+    with pytest.raises(weightbridge.TreeError) as error:
+        read_leaves(tree, "their", ".")
+    assert str(error.value) == message

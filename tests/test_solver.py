@@ -1,0 +1,55 @@
+import math
+
+import networkx as nx
+
+from solver import solve_assignment
+
+
+def graph(edges):
+    g = nx.Graph()
+    for (u, v), cost in edges.items():
+        g.add_edge(("L", u), ("R", v), cost=cost)
+    return g
+
+
+def solve(g, left, right, **kw):
+    return solve_assignment(g, [("L", i) for i in left], [("R", j) for j in right], unmatched_cost=10, tolerance=0.0, **kw)
+
+
+def test_minimum_cost_pairs_with_margins():
+    result = solve(graph({(0, 0): 1.0, (0, 1): 2.5, (1, 0): 2.0, (1, 1): 1.0}), [0, 1], [0, 1])
+    assert result.pairs == {("L", 0): ("R", 0), ("L", 1): ("R", 1)}
+    assert result.margins == {("L", 0): 2.5, ("L", 1): 2.5}
+    assert result.alternatives == {}
+    assert result.cost == 2.0
+
+
+def test_a_tie_is_reported_with_the_alternative_pairing():
+    result = solve(graph({(0, 0): 1.0, (0, 1): 1.0, (1, 0): 1.0, (1, 1): 1.0}), [0, 1], [0, 1])
+    assert result.margins == {("L", 0): 0.0, ("L", 1): 0.0}
+    assert result.alternatives[("L", 0)] == {("L", 0): ("R", 1), ("L", 1): ("R", 0)}
+
+
+def test_tiebreak_decides_between_equal_costs_and_is_not_a_tie():
+    g = graph({(0, 0): 1.0, (0, 1): 1.0, (1, 0): 1.0, (1, 1): 1.0})
+    for u, v, d in g.edges(data=True):
+        d["rank"] = 0 if u[1] == v[1] else 1
+    result = solve(g, [0, 1], [0, 1], tiebreak="rank")
+    assert result.pairs == {("L", 0): ("R", 0), ("L", 1): ("R", 1)}
+    assert result.alternatives == {}
+    assert 0 < result.margins[("L", 0)] < 0.001
+
+
+def test_nodes_without_edges_stay_unmatched_and_the_only_candidate_has_infinite_margin():
+    result = solve(graph({(0, 0): 3.0}), [0, 1], [0, 1])
+    assert result.pairs == {("L", 0): ("R", 0)}
+    assert result.margins == {("L", 0): math.inf}
+    assert result.unmatched_left == (("L", 1),)
+    assert result.unmatched_right == (("R", 1),)
+
+
+def test_components_are_solved_separately():
+    result = solve(graph({(0, 0): 1.0, (1, 1): 1.0, (1, 2): 2.0, (2, 2): 1.0, (2, 1): 2.0}), [0, 1, 2], [0, 1, 2])
+    assert result.pairs == {("L", 0): ("R", 0), ("L", 1): ("R", 1), ("L", 2): ("R", 2)}
+    assert result.margins[("L", 0)] == math.inf
+    assert result.margins[("L", 1)] == 2.0
