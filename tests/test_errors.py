@@ -24,7 +24,7 @@ def test_ambiguity_shows_the_tied_weights_the_missing_evidence_and_the_hint():
         "    missing evidence: the parameter names (weight, bias, ...) are alike; the module names are equally similar; "
         "the block indices agree equally; the layouts fit equally well; "
         "the enumeration order of my and their is alphabetical, so it is no evidence\n"
-        "Say which weights correspond with hints (my_substring, their_substring); if the pairing shown above is the right one:\n"
+        "Say which weights correspond with hints (my_substring, their_substring); if the rows shown above are the right pairs:\n"
         '  hints=[("expand", "conv1")]'
     )
     assert error.value.hints == [("expand", "conv1")]

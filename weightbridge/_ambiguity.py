@@ -37,9 +37,9 @@ def tied_groups(assignment):
 
 
 def propose_hints(group, pairs, my_leaves, their_leaves):
-    """Hints that pin the tied group to the current pairing, each true for every other chosen pair too."""
+    """Hints that pin the tied group to `pairs`, and how many of them also hold for every other pair."""
     mine, theirs = group
-    hints = []
+    hints, consistent = [], 0
     for node in mine[:-1]:
         partner = pairs.get(node)
         if partner is None:
@@ -50,11 +50,41 @@ def propose_hints(group, pairs, my_leaves, their_leaves):
         their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12]
         candidates = sorted(((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
         chosen = next((h for h in candidates if _consistent(h, pairs, my_leaves, their_leaves)), None)
-        if chosen is None and candidates:
+        if chosen is not None:
+            consistent += 1
+        elif candidates:
             chosen = candidates[0]
         if chosen is not None:
             hints.append(chosen)
-    return hints
+    return hints, consistent
+
+
+def _pairings(group, assignment):
+    """The chosen pairing and each tied runner-up, as complete pairings of the whole tree."""
+    mine, _ = group
+    found = [dict(assignment.pairs)]
+    for node in mine:
+        alternative = assignment.alternatives.get(node)
+        if alternative:
+            pairing = dict(assignment.pairs)
+            for m, t in alternative.items():
+                if t is None:
+                    pairing.pop(m, None)
+                else:
+                    pairing[m] = t
+            if pairing not in found:
+                found.append(pairing)
+    return found
+
+
+def _best_pairing(group, assignment, my_leaves, their_leaves):
+    """Of the tied pairings, the one whose hints agree best with all other pairs: the likelier truth."""
+    scored = []
+    for k, pairing in enumerate(_pairings(group, assignment)):
+        hints, consistent = propose_hints(group, pairing, my_leaves, their_leaves)
+        scored.append((-consistent, sum(len(a) + len(b) for a, b in hints), k, pairing, hints))
+    _, _, _, pairing, hints = min(scored, key=lambda x: x[:3])
+    return pairing, hints
 
 
 def _consistent(hint, pairs, my_leaves, their_leaves):
@@ -97,11 +127,14 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
     groups = tied_groups(assignment)
     all_hints, blocks = [], []
     for number, group in enumerate(groups, 1):
-        hints = propose_hints(group, assignment.pairs, my_leaves, their_leaves)
+        pairing, hints = _best_pairing(group, assignment, my_leaves, their_leaves)
         all_hints.extend(hints)
         if number > MAX_GROUPS_SHOWN:
             continue
         mine, theirs = group
+        # Rows are pairs of the proposed pairing; their weights left over follow.
+        partners = [pairing.get(n) for n in mine]
+        theirs = [t for t in partners if t is not None] + [t for t in theirs if t not in partners]
         left = [f"{my_leaves[n[1]].name} {my_leaves[n[1]].shape}" for n in mine]
         right = [f"{their_leaves[n[1]].name} {their_leaves[n[1]].shape}" for n in theirs]
         width = max(len("my"), *(len(x) for x in left))
@@ -117,8 +150,8 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
         f"the mapping is not unique: {len(groups)} group{'s' if len(groups) != 1 else ''} of weights can be paired "
         f"in more than one way at exactly the same cost.\n"
         + "\n".join(blocks) + more
-        + "\nSay which weights correspond with hints (my_substring, their_substring); if the pairing shown "
-        + "above is the right one:\n"
+        + "\nSay which weights correspond with hints (my_substring, their_substring); if the rows shown "
+        + "above are the right pairs:\n"
         + f"  hints=[{hint_text}]"
     )
     named_groups = [
