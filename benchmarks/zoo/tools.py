@@ -10,6 +10,7 @@
   value everywhere else (what `load_state_dict(strict=False)` achieves after dropping
   mismatched shapes).
 
+The libraries are imported with this module, so a tool's seconds are its work, not imports.
 A tool that cannot be applied to a pair of trees at all (timm's remap needs two flat torch
 state dicts) raises `NotApplicable`; a tool's own loud refusal (0.0.4's failed pairing, timm's
 size assertion) is raised as `ToolRefused`, a `ValueError`, so it counts as a clear error.
@@ -28,6 +29,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
+import torch
+import weightbridge
+from timm.models._helpers import remap_state_dict
 
 from benchmarks.legacy import flatten, leaf_values, peak_resident_bytes, run_legacy
 
@@ -44,7 +48,8 @@ class Tool:
     """Base of the compared tools: measures the calls and keeps what they learned.
 
     Attributes after a call:
-        seconds: time spent inside the tool, over all its calls.
+        seconds: time spent inside the tool, over all its calls (for a tool that runs in a
+            subprocess, the time it measured there itself).
         peak_rise_bytes: how far the calls raised this process's memory high-water mark, or the
             peak of the tool's own subprocess when it runs in one.
         hints_needed: hints the tool added on its own beyond those it was given.
@@ -59,17 +64,20 @@ class Tool:
         self.peak_rise_bytes = 0
         self.hints_needed = []
         self.not_applicable = None
+        self.own_seconds = None
 
     def __call__(self, their, my, hints=()):
         before = peak_resident_bytes()
         start = time.perf_counter()
+        self.own_seconds = None
         try:
             return self.adapt(their, my, tuple(tuple(hint) for hint in hints))
         except NotApplicable as reason:
             self.not_applicable = str(reason)
             raise
         finally:
-            self.seconds += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds += elapsed if self.own_seconds is None else self.own_seconds
             self.peak_rise_bytes = max(self.peak_rise_bytes, peak_resident_bytes() - before)
 
     def adapt(self, their, my, hints):
@@ -82,8 +90,6 @@ class WeightbridgeTool(Tool):
     max_rounds = 8
 
     def adapt(self, their, my, hints):
-        import weightbridge
-
         hints = list(hints)
         for _ in range(self.max_rounds):
             try:
@@ -114,6 +120,7 @@ class LegacyTool(Tool):
             their, my, hints, in_format=in_format, out_format=out_format, timeout=self.timeout
         )
         self.run = run
+        self.own_seconds = run.seconds  # 0.0.4's own time, without the subprocess and file exchange
         self.peak_rise_bytes = max(self.peak_rise_bytes, run.peak_bytes)
         if not run.ok:
             if run.error.startswith(("ValueError", "AssertionError")):
@@ -130,11 +137,8 @@ class TimmRemapTool(Tool):
     description = "timm.models._helpers.remap_state_dict: pairs by enumeration order"
 
     def adapt(self, their, my, hints):
-        import torch
-        from timm.models._helpers import remap_state_dict
-
         for side, tree in (("their", their), ("my", my)):
-            if not _is_flat_torch_state_dict(tree, torch):
+            if not _is_flat_torch_state_dict(tree):
                 raise NotApplicable(f"{side} is not a flat state dict of torch tensors")
         if hints:
             raise NotApplicable("remap_state_dict takes no hints")
@@ -181,8 +185,6 @@ def convert_like(value, like):
     """`value` as an array of the same library, dtype and device as the leaf `like`."""
     like_module = type(like).__module__
     if like_module.startswith("torch"):
-        import torch
-
         device = "cpu" if like.device.type == "meta" else like.device
         if not isinstance(value, torch.Tensor):
             value = torch.from_numpy(np.ascontiguousarray(value))
@@ -205,7 +207,7 @@ def _legacy_format(tree):
     return None
 
 
-def _is_flat_torch_state_dict(tree, torch):
+def _is_flat_torch_state_dict(tree):
     return isinstance(tree, Mapping) and all(
         isinstance(name, str) and isinstance(leaf, torch.Tensor) for name, leaf in tree.items()
     )
