@@ -49,3 +49,15 @@ def test_torch_outputs_are_contiguous_and_on_my_device():
     new = weightbridge.adapt(their, my)
     assert new["conv"]["kernel"].is_contiguous()
     assert torch.equal(new["conv"]["kernel"], their["conv.weight"].permute(2, 3, 1, 0))
+
+
+def test_haiku_two_level_dicts_and_flax_frozen_dicts():
+    from flax.core import FrozenDict
+
+    their = {"mlp/~/linear_0": {"w": np.arange(6.0).reshape(2, 3), "b": np.arange(3.0)}, "mlp/~/linear_1": {"w": np.arange(12.0).reshape(3, 4), "b": np.arange(4.0)}}
+    my = FrozenDict({"params": {"Dense_0": {"kernel": jnp.zeros((2, 3)), "bias": jnp.zeros(3)}, "Dense_1": {"kernel": jnp.zeros((3, 4)), "bias": jnp.zeros(4)}}})
+    new = weightbridge.adapt(their, my)
+    assert isinstance(new, FrozenDict)
+    assert np.array_equal(np.asarray(new["params"]["Dense_1"]["kernel"]), their["mlp/~/linear_1"]["w"].astype(np.float32))
+    assert [p.their for p in weightbridge.match(their, my).pairs] == [
+        ("mlp/~/linear_0/w",), ("mlp/~/linear_0/b",), ("mlp/~/linear_1/w",), ("mlp/~/linear_1/b",)]

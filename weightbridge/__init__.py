@@ -15,5 +15,6 @@ from ._mapping import Mapping as Mapping
 from ._mapping import Pair as Pair
 from ._match import cost_graph as cost_graph
 from ._match import match as match
+from ._readers import load_lazy as load_lazy
 
 __version__ = "0.1.0"
