@@ -1,0 +1,74 @@
+"""Real model pairs: with zero hints, adapt's mapping must make the target compute what the source computes."""
+
+import pytest
+import torch
+
+import weightbridge
+from benchmarks.zoo.pairs import PAIRS
+from benchmarks.zoo.verify import verify
+
+FAST_PAIRS = [pair for pair in PAIRS.values() if pair.fast]
+
+
+def test_fast_pairs_cover_every_library():
+    libraries = {pair.source for pair in FAST_PAIRS} | {pair.target for pair in FAST_PAIRS}
+    assert {"torchvision", "transformers", "timm", "flax"} <= libraries
+    assert {
+        "resnet50: torchvision -> timm",
+        "resnet50: transformers -> timm",
+        "convnext: transformers -> timm",
+        "convnet: torch -> flax",
+    } <= {pair.name for pair in FAST_PAIRS}
+
+
+@pytest.mark.parametrize("pair", FAST_PAIRS, ids=[pair.name for pair in FAST_PAIRS])
+def test_adapt_maps_real_pair_without_hints(pair):
+    torch.set_num_threads(1)
+    result = verify(pair, weightbridge.adapt)
+    assert result.outcome == "correct", f"{pair.name}: {result.outcome} (relative error {result.relative_error}) {result.message}"
+
+
+def test_verify_calls_the_identity_mapping_wrong():
+    pair = PAIRS["convnet: torch -> flax"]
+    result = verify(pair, lambda their, my, hints=(): my)
+    assert result.outcome == "wrong"
+    assert result.relative_error > 1e-2
+
+
+def test_verify_reports_a_refusal_as_error():
+    def refuse(their, my, hints=()):
+        raise ValueError("two assignments tie")
+
+    result = verify(PAIRS["convnet: torch -> flax"], refuse)
+    assert result == type(result)("error", None, "ValueError: two assignments tie")
+
+
+def test_verify_reports_a_tree_that_does_not_load_as_crashed():
+    result = verify(PAIRS["convnet: torch -> flax"], lambda their, my, hints=(): {"params": {}})
+    assert result.outcome == "crashed"
+    assert result.message.startswith("the mapped weights do not load")
+
+
+def test_verify_passes_hints_through():
+    seen = []
+
+    def record(their, my, hints=()):
+        seen.append(hints)
+        return my
+
+    verify(PAIRS["convnet: torch -> flax"], record, hints=[("Dense_0", "fc1")])
+    assert seen == [[("Dense_0", "fc1")]]
+
+
+def test_randomize_replaces_every_float_weight_and_keeps_variances_positive():
+    side = PAIRS["mobilenetv2: torchvision -> timm"].build_source()
+    before = {name: tensor.clone() for name, tensor in side.weights().items()}
+    side.randomize(0)
+    after = side.weights()
+    for name, tensor in after.items():
+        if tensor.is_floating_point():
+            assert not torch.equal(tensor, before[name]), name
+        else:
+            assert torch.equal(tensor, before[name]), name
+    variances = [tensor for name, tensor in after.items() if name.endswith("running_var")]
+    assert variances and all(bool((tensor > 0).all()) for tensor in variances)
