@@ -74,6 +74,22 @@ def test_tensors_may_arrive_as_torch_jax_or_lazy(tmp_path):
     assert_same_tensors(load_lazy(tmp_path / "out.safetensors"), tensors)
 
 
+def test_strided_tensors_are_written_in_c_order_slab_by_slab(tmp_path, monkeypatch):
+    import weightbridge._convert
+
+    monkeypatch.setattr(weightbridge._convert, "_CHUNK_BYTES", 16)
+    monkeypatch.setattr(weightbridge._convert, "_TILE", 2)
+    kernel = np.arange(35, dtype=np.float32).reshape(5, 7)
+    conv = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5).astype(ml_dtypes.bfloat16)
+    scales = np.arange(20, dtype=np.uint8).view(ml_dtypes.float8_e5m2)[::2]
+    tensors = {"kernel": kernel.T, "conv": conv.transpose(2, 3, 1, 0), "scales": scales}
+
+    write_safetensors(tensors.items(), tensors, tmp_path / "out.safetensors")
+
+    expected = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    assert_same_tensors(load_lazy(tmp_path / "out.safetensors"), expected)
+
+
 def assert_same_tensors(lazy, expected):
     assert sorted(lazy) == sorted(expected)
     for name, array in expected.items():

@@ -98,13 +98,36 @@ def _shard(file_name: str, entries: list[_Entry]) -> _Shard:
     return _Shard(file_name, tuple(entries), struct.pack("<Q", len(text)) + text, offsets)
 
 
+_CHUNK_BYTES = 4 * 2**20
+_TILE = 256
+
+
 def _as_numpy(tensor) -> np.ndarray:
     if type(tensor).__module__.startswith("torch"):
         tensor = torch_to_numpy(tensor)
     array = np.asarray(tensor)
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(array)
+    return array
+
+
+def _write_array(file, array: np.ndarray) -> None:
+    """Writes the bytes of `array` in C order. A strided view (a transposed layout) is copied
+    slab by slab, a matrix in square tiles: numpy's one-pass copy misses the cache on every
+    element, and slabs need no second whole tensor in memory."""
+    if array.flags.c_contiguous:
+        file.write(array.reshape(-1).view(np.uint8).data)
+        return
+    rows = _TILE if array.ndim == 2 else max(1, _CHUNK_BYTES // max(1, array[0].nbytes))
+    for start in range(0, len(array), rows):
+        block = array[start : start + rows]
+        if block.ndim == 2:
+            slab = np.empty(block.shape, block.dtype)
+            for column in range(0, block.shape[1], _TILE):
+                slab[:, column : column + _TILE] = block[:, column : column + _TILE]
+        else:
+            slab = np.ascontiguousarray(block)
+        file.write(slab.reshape(-1).view(np.uint8).data)
 
 
 def write_safetensors(tensors: Iterable[tuple[str, object]], like: Mapping[str, object], out,
@@ -178,7 +201,7 @@ def _write_shards(tensors, entries: list[_Entry], shards: list[_Shard], staging:
                 handles[shard.file_name] = handle
             handle = handles[shard.file_name]
             handle.seek(shard.offsets[name])
-            handle.write(array.reshape(-1).view(np.uint8).data)
+            _write_array(handle, array)
             del array
             remaining[shard.file_name] -= 1
             if remaining[shard.file_name] == 0:
