@@ -1,0 +1,287 @@
+"""Properties of adapt on random models and random ports of them: the true mapping, or a loud AmbiguityError.
+
+Every case is a random network named the PyTorch way and the same network written by another
+implementation (see strategies.py). Leaves hold distinct random values, so an output leaf that
+received the wrong tensor, or the right tensor in the wrong axis order, is caught by value.
+"""
+
+import copy
+
+import numpy as np
+from hypothesis import event, given, note, settings
+
+import weightbridge
+from strategies import cases, leaves, ports
+
+
+def snapshot(tree):
+    return copy.deepcopy(tree)
+
+
+def assert_unchanged(tree, before):
+    """Same containers, same keys in the same order, same arrays with the same values."""
+    assert type(tree) is type(before)
+    if isinstance(tree, dict):
+        assert list(tree) == list(before)
+        for key in tree:
+            assert_unchanged(tree[key], before[key])
+    elif isinstance(tree, list):
+        assert len(tree) == len(before)
+        for a, b in zip(tree, before):
+            assert_unchanged(a, b)
+    else:
+        assert tree.shape == before.shape and tree.dtype == before.dtype
+        assert np.array_equal(tree, before)
+
+
+def assert_shaped_like(result, my):
+    """The output has the containers, keys, shapes and dtypes of `my`."""
+    assert type(result) is type(my)
+    if isinstance(my, dict):
+        assert list(result) == list(my)
+        for key in my:
+            assert_shaped_like(result[key], my[key])
+    elif isinstance(my, list):
+        assert len(result) == len(my)
+        for a, b in zip(result, my):
+            assert_shaped_like(a, b)
+    else:
+        assert isinstance(result, np.ndarray)
+        assert result.shape == my.shape and result.dtype == my.dtype
+
+
+def wrong_leaves(case, result):
+    """The `my` names whose output differs from the true source leaf after the true transform."""
+    return [case.my_names[path] for path, value in leaves(result) if not np.array_equal(value, case.expected[path])]
+
+
+def wrong_mapping_report(case, wrong):
+    mapping = weightbridge.match(case.their, case.my, **case.kwargs)
+    lines = []
+    for pair in mapping.pairs:
+        if pair.my in wrong:
+            lines.append(f"  {pair.my}: got {pair.their} {pair.transform!r}, true {case.true_pairs[pair.my]!r}")
+    return f"adapt returned a wrong mapping for {len(wrong)} leaves:\n" + "\n".join(lines) + "\n" + case.describe()
+
+
+def adapt_exactly_or_ambiguity(case):
+    """Runs adapt on the case; returns 'exact' or 'ambiguity' and fails on anything else."""
+    their_before, my_before = snapshot(case.their), snapshot(case.my)
+    try:
+        result = weightbridge.adapt(case.their, case.my, **case.kwargs)
+    except weightbridge.AmbiguityError as error:
+        note(f"AmbiguityError: {error}")
+        outcome, result = "ambiguity", None
+    else:
+        outcome = "exact"
+    assert_unchanged(case.their, their_before)
+    assert_unchanged(case.my, my_before)
+    if result is not None:
+        assert_shaped_like(result, case.my)
+        wrong = wrong_leaves(case, result)
+        assert not wrong, wrong_mapping_report(case, wrong)
+    return outcome
+
+
+def label(case):
+    port = case.port
+    names = "names tell" if port.plain_numbers else "siblings lettered"
+    formats = "formats" if "in_format" in case.kwargs else "no formats"
+    return f"{names}, order {port.order}, layout {port.layout} ({formats})"
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases(ports(orders=("kept", "alphabetical", "within_modules"))))
+def test_adapt_returns_the_true_mapping_or_raises_ambiguity(case):
+    note(case.describe())
+    outcome = adapt_exactly_or_ambiguity(case)
+    event(f"outcome: {outcome}")
+    event(f"{outcome}: {label(case)}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases(ports(orders=("kept",), nestings=("flat.", "flat/", "nested", "lists"), plain_numbers=True),
+             formats=True))
+def test_synonyms_separators_and_nesting_with_order_kept_are_always_decided(case):
+    """Names that tell the truth and the order of definition kept: the mapping is never ambiguous."""
+    note(case.describe())
+    assert adapt_exactly_or_ambiguity(case) == "exact"
+
+
+@settings(max_examples=50, deadline=None)
+@given(cases(ports(orders=("alphabetical",), plain_numbers=True), formats=True))
+def test_alphabetical_order_is_decided_by_names_and_block_indices(case):
+    """One side sorted by name: block indices and names still decide every leaf."""
+    note(case.describe())
+    assert adapt_exactly_or_ambiguity(case) == "exact"
+
+
+@settings(max_examples=50, deadline=None)
+@given(cases(ports(orders=("modules",), plain_numbers=True)))
+def test_modules_defined_in_another_order_are_paired_by_name_or_reported(case):
+    """Implementations define modules in different orders (the stem after the blocks, the shortcut first).
+    The names still tell every pair, so the order must not override them."""
+    note(case.describe())
+    event(f"outcome: {adapt_exactly_or_ambiguity(case)}")
+
+
+def hints_hold(mapping, hints):
+    for pair in mapping.pairs:
+        for a, b in hints:
+            assert (a in pair.my) == any(b in name for name in pair.their), (pair, (a, b))
+
+
+@settings(max_examples=50, deadline=None)
+@given(cases(ports(orders=("alphabetical",), plain_numbers=False)))
+def test_proposed_hints_are_obeyed_or_the_error_repeats(case):
+    """Passing the hints an AmbiguityError proposes gives a mapping that obeys them, or another Ambiguity/HintError."""
+    note(case.describe())
+    hints = []
+    for round in range(3):
+        their_before, my_before = snapshot(case.their), snapshot(case.my)
+        try:
+            result = weightbridge.adapt(case.their, case.my, hints=hints, **case.kwargs)
+        except weightbridge.AmbiguityError as error:
+            note(f"round {round} with hints={hints}: {error}")
+            event(f"round {round}: ambiguity")
+            if not error.hints:
+                return
+            hints = hints + [h for h in error.hints if h not in hints]
+            continue
+        except weightbridge.HintError:
+            assert hints, "a HintError without hints"
+            event(f"round {round}: hint error")
+            return
+        finally:
+            assert_unchanged(case.their, their_before)
+            assert_unchanged(case.my, my_before)
+        event(f"round {round}: mapping")
+        assert_shaped_like(result, case.my)
+        hints_hold(weightbridge.match(case.their, case.my, hints=hints, **case.kwargs), hints)
+        if not hints:
+            assert not wrong_leaves(case, result), wrong_mapping_report(case, wrong_leaves(case, result))
+        return
+
+
+# The smallest cases the properties above found, kept as plain examples.
+
+def random_tree(rng, shapes, names=None):
+    return {name: rng.standard_normal(shapes[name]).astype(np.float32) for name in (names or shapes)}
+
+
+def test_identical_names_are_not_overridden_by_a_moved_module():
+    """The same four names on both sides; their stem norm is defined after the blocks."""
+    rng = np.random.default_rng(0)
+    shapes = {"norm1.weight": (4,), "blocks.0.norm1.weight": (4,), "blocks.0.norm2.weight": (4,), "head.fc.weight": (4, 4)}
+    their = random_tree(rng, shapes, ["blocks.0.norm1.weight", "blocks.0.norm2.weight", "norm1.weight", "head.fc.weight"])
+    my = random_tree(rng, shapes)
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    assert [name for name in shapes if not np.array_equal(result[name], their[name])] == []
+
+
+def test_batch_statistics_in_their_own_collection_keep_norms_in_order():
+    """Flax keeps running statistics in `batch_stats`, after all parameters; five norms, names otherwise equal."""
+    rng = np.random.default_rng(0)
+    modules = ["norm1", "blocks.0.norm1", "blocks.0.norm2", "blocks.1.norm1", "blocks.1.norm2"]
+    names = [f"{m}.{r}" for m in modules for r in ("weight", "bias", "running_mean", "running_var")]
+    my = random_tree(rng, dict.fromkeys(names, (4,)))
+    their = {}
+    for name in [n for n in names if "running" not in n] + [n for n in names if "running" in n]:
+        their[("batch_stats." if "running" in name else "params.") + name] = rng.standard_normal(4).astype(np.float32)
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    source = {name.split(".", 1)[1]: value for name, value in their.items()}
+    assert [name for name in names if not np.array_equal(result[name], source[name])] == []
+
+
+def test_square_kernel_layout_is_not_guessed():
+    """Without formats, a square Flax kernel (i, o) could be (o, i) as well: transposed or an AmbiguityError,
+    never taken as it is; the stem convolution even proves the Flax layout."""
+    rng = np.random.default_rng(0)
+    stem, fc = rng.standard_normal((4, 3, 1, 1)).astype(np.float32), rng.standard_normal((4, 4)).astype(np.float32)
+    their = {"stem.kernel": stem.transpose(2, 3, 1, 0).copy(), "fc.kernel": fc.T.copy()}
+    my = {"stem.weight": np.zeros((4, 3, 1, 1), np.float32), "fc.weight": np.zeros((4, 4), np.float32)}
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    assert np.array_equal(result["stem.weight"], stem)
+    assert np.array_equal(result["fc.weight"], fc)
+
+
+def test_a_norm_scale_is_no_evidence_for_the_layout_of_a_square_kernel():
+    """The stem proves the Flax layout; the norm scale next to the square kernel has one axis and proves nothing."""
+    rng = np.random.default_rng(0)
+    stem, scale = rng.standard_normal((4, 3, 1, 1)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    fc = rng.standard_normal((4, 4)).astype(np.float32)
+    their = {"stem.kernel": stem.transpose(2, 3, 1, 0).copy(), "block.norm.scale": scale, "block.fc.kernel": fc.T.copy()}
+    my = {"stem.weight": np.zeros((4, 3, 1, 1), np.float32), "block.norm.weight": np.zeros(4, np.float32),
+          "block.fc.weight": np.zeros((4, 4), np.float32)}
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    assert np.array_equal(result["stem.weight"], stem)
+    assert np.array_equal(result["block.norm.weight"], scale)
+    assert np.array_equal(result["block.fc.weight"], fc)
+
+
+def test_stem_norm_is_not_paired_with_the_first_block_norm():
+    """Their names sorted, numbered siblings lettered: the stem's 'norm1' digit must not count as block index 0."""
+    rng = np.random.default_rng(0)
+    their_shapes = {
+        "blocks.0.mlp.fc_a.bias": (8,), "blocks.0.mlp.fc_a.weight": (8, 4), "blocks.0.mlp.fc_b.bias": (4,),
+        "blocks.0.mlp.fc_b.weight": (4, 8), "blocks.0.norm_a.bias": (4,), "blocks.0.norm_a.weight": (4,),
+        "blocks.1.mlp.fc_a.bias": (8,), "blocks.1.mlp.fc_a.weight": (8, 4), "blocks.1.mlp.fc_b.bias": (4,),
+        "blocks.1.mlp.fc_b.weight": (4, 8), "blocks.1.norm_a.bias": (4,), "blocks.1.norm_a.weight": (4,),
+        "conv_a.weight": (4, 3, 1, 1), "head.fc.weight": (4, 4), "norm_a.bias": (4,), "norm_a.weight": (4,),
+    }
+    their = random_tree(rng, their_shapes)
+    partner = {
+        name.replace("conv_a", "conv1").replace("norm_a", "norm1").replace("fc_a", "fc1").replace("fc_b", "fc2"): name
+        for name in their_shapes
+    }
+    my_names = ["conv1.weight", "norm1.weight", "norm1.bias"] + [
+        f"blocks.{b}.{leaf}" for b in (0, 1)
+        for leaf in ("norm1.weight", "norm1.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias")
+    ] + ["head.fc.weight"]
+    my = {name: np.zeros(their_shapes[partner[name]], np.float32) for name in my_names}
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    assert [name for name in my_names if not np.array_equal(result[name], their[partner[name]])] == []
+
+
+def test_proposed_hints_do_not_leave_weights_unmatched():
+    """The hints an AmbiguityError proposes must not contradict each other (here they leave two convolutions without partner)."""
+    rng = np.random.default_rng(0)
+    their_shapes = {
+        "blocks.0.conv_a.bias": (4,), "blocks.0.conv_a.weight": (4, 4, 3, 3), "blocks.0.conv_b.bias": (4,),
+        "blocks.0.conv_b.weight": (4, 4, 3, 3), "blocks.0.norm_a.bias": (4,), "blocks.0.norm_a.weight": (4,),
+        "blocks.0.norm_b.bias": (4,), "blocks.0.norm_b.weight": (4,), "conv_a.bias": (4,), "conv_a.weight": (4, 3, 1, 1),
+        "head.fc.weight": (4, 4), "norm_a.bias": (4,), "norm_a.weight": (4,),
+    }
+    my_shapes = {
+        "conv1.weight": (4, 3, 1, 1), "conv1.bias": (4,), "norm1.weight": (4,), "norm1.bias": (4,),
+        "blocks.0.conv1.weight": (4, 4, 3, 3), "blocks.0.conv1.bias": (4,), "blocks.0.norm1.weight": (4,),
+        "blocks.0.norm1.bias": (4,), "blocks.0.conv2.weight": (4, 4, 3, 3), "blocks.0.conv2.bias": (4,),
+        "blocks.0.norm2.weight": (4,), "blocks.0.norm2.bias": (4,), "head.fc.weight": (4, 4),
+    }
+    their, my = random_tree(rng, their_shapes), random_tree(rng, my_shapes)
+    try:
+        weightbridge.match(their, my)
+    except weightbridge.AmbiguityError as error:
+        hints = error.hints
+    else:
+        return
+    try:
+        mapping = weightbridge.match(their, my, hints=hints)
+    except (weightbridge.AmbiguityError, weightbridge.HintError):
+        return
+    hints_hold(mapping, hints)
