@@ -198,12 +198,16 @@ def convert_like(value, like):
 
 
 def _legacy_format(tree):
-    """The layout name a user of 0.0.4 would pass for a tree of these arrays."""
-    modules = {type(leaf).__module__.split(".")[0] for _, leaf in flatten(tree)}
+    """The layout name a user of 0.0.4 would pass for a tree: from its array types, or for numpy
+    arrays (how Keras and TensorFlow checkpoints arrive) from their `kernel` names."""
+    leaves = flatten(tree)
+    modules = {type(leaf).__module__.split(".")[0] for _, leaf in leaves}
     if modules == {"torch"}:
         return "pytorch"
     if modules <= {"jax", "jaxlib"}:
         return "flax"
+    if modules == {"numpy"} and any(_joined(path).replace("/", ".").endswith("kernel") for path, _ in leaves):
+        return "tensorflow"
     return None
 
 
