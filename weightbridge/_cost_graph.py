@@ -79,8 +79,20 @@ class LeafEvidence:
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
         self.indices = _normalised_indices(leaves)
         self.ordered = order_is_informative(leaves)
-        n = max(len(leaves) - 1, 1)
-        self.position = [leaf.index / n for leaf in leaves]
+        # Position among the leaves of the same kind (weights among weights, biases among biases):
+        # it survives implementations that keep some kinds apart (Flax's batch_stats collection).
+        # On a grid of 1/1000, the solver's resolution, sums of position differences are exact, so
+        # assignments that order cannot tell apart tie exactly and order-preservation decides.
+        # Half of it is the position among all leaves, half among leaves of the same kind.
+        by_kind = defaultdict(list)
+        for k, kind in enumerate(self.leaf_name):
+            by_kind[kind].append(k)
+        total = max(len(leaves) - 1, 1)
+        self.position = [leaf.index / total / 2 for leaf in leaves]
+        for members in by_kind.values():
+            n = max(len(members) - 1, 1)
+            for rank, k in enumerate(members):
+                self.position[k] = round((self.position[k] + rank / n / 2) * 1000) / 1000
 
 
 def features(my, i, their, j, token_weight, transform):

@@ -79,6 +79,11 @@ def solve(problem, graph):
     return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST, tolerance=TOLERANCE)
 
 
+# Layouts by convention: a 2-D transposition and a conv's channels-last order are the same change
+# of framework, so each is evidence for the other.
+_CONVENTION = {"keep": "keep", "format": "format", "transposed": "swapped", "channels_last": "swapped", "channels_first": "swapped"}
+
+
 def settle_layouts(problem, graph, assignment):
     """Chooses the layout of every pair whose shape fits several (square weights): the layout that the
     weights of the same kind in the nearest enclosing module prove by their non-square shapes."""
@@ -87,9 +92,9 @@ def settle_layouts(problem, graph, assignment):
     for m, t in assignment.pairs.items():
         layouts = graph.edges[m, t]["layouts"]
         my_leaf = problem.my_leaves[m[1]]
-        kind = (_names.leaf_name(my_leaf.parts), len(my_leaf.shape), len(problem.their_leaves[t[1]].shape))
-        names = {layout.layout for layout in layouts}
-        if len(names) == 1:
+        kind = _names.leaf_name(my_leaf.parts)
+        names = {_CONVENTION[layout.layout] for layout in layouts}
+        if len(layouts) == 1:
             chosen[m] = layouts[0]
             parts = my_leaf.parts[:-1]
             for depth in range(len(parts) + 1):
@@ -104,12 +109,12 @@ def settle_layouts(problem, graph, assignment):
             seen = evidence.get((kind, parts[:depth]))
             if not seen:
                 continue
-            fitting = seen & {layout.layout for layout in layouts}
+            fitting = seen & {_CONVENTION[layout.layout] for layout in layouts}
             if len(seen) > 1 or not fitting:
                 raise layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], seen)
             decided = fitting.pop()
             break
-        chosen[m] = next(layout for layout in layouts if layout.layout == decided)
+        chosen[m] = min((layout for layout in layouts if _CONVENTION[layout.layout] == decided), key=lambda l: l.price)
     return chosen
 
 

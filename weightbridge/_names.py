@@ -4,7 +4,7 @@ import re
 
 # Last path component: how frameworks name the same kind of parameter.
 LEAF_SYNONYMS = {
-    "weight": ("weight", "kernel", "w", "gamma", "scale", "embedding", "embeddings", "g"),
+    "weight": ("weight", "kernel", "w", "gamma", "scale", "embedding", "embeddings", "g", "layer_scale", "layer_scale_parameter"),
     "bias": ("bias", "b", "beta", "offset"),
     "running_mean": ("running_mean", "moving_mean", "mean", "runningmean"),
     "running_var": ("running_var", "moving_variance", "moving_var", "var", "variance", "runningvar"),
