@@ -14,7 +14,7 @@ def test_tokens_split_words_numbers_and_camel_case():
     ("kernel", "weight"), ("w", "weight"), ("scale", "weight"), ("gamma", "weight"), ("embedding", "weight"),
     ("b", "bias"), ("beta", "bias"), ("offset", "bias"),
     ("moving_mean", "running_mean"), ("mean", "running_mean"), ("moving_variance", "running_var"), ("var", "running_var"),
-    ("kernel:0", "weight"), ("layer_scale", "layer_scale"),
+    ("kernel:0", "weight"), ("layer_scale", "weight"), ("inv_freq", "inv_freq"),
 ])
 def test_leaf_synonyms(name, canonical):
     assert leaf_name(("m", name)) == canonical

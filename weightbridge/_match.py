@@ -96,6 +96,8 @@ def settle_layouts(problem, graph, assignment):
         names = {_CONVENTION[layout.layout] for layout in layouts}
         if len(layouts) == 1:
             chosen[m] = layouts[0]
+            if sum(d > 1 for d in problem.their_leaves[t[1]].shape) < 2:
+                continue  # a vector has no axis order to prove
             parts = my_leaf.parts[:-1]
             for depth in range(len(parts) + 1):
                 evidence[(kind, parts[:depth])].update(names)
