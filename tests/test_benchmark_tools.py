@@ -233,6 +233,14 @@ def test_legacy_tool_passes_layouts_from_array_types_and_converts_back():
     assert tool.seconds == tool.run.seconds
 
 
+def test_legacy_tool_treats_numpy_trees_with_kernels_as_tensorflow_layout():
+    their = OrderedDict([("classifier.weight", seeded(10, 8, seed=3)), ("classifier.bias", seeded(10, seed=4))])
+    my = {"dense/kernel": np.zeros((8, 10), np.float32), "dense/bias": np.zeros(10, np.float32)}
+    result = make_tool("weightbridge-0.0.4")(their, my)
+    np.testing.assert_array_equal(result["dense/kernel"], their["classifier.weight"].T.numpy())
+    np.testing.assert_array_equal(result["dense/bias"], their["classifier.bias"].numpy())
+
+
 def test_legacy_tool_raises_0_0_4_refusals_as_value_errors():
     tool = make_tool("weightbridge-0.0.4")
     with pytest.raises(ToolRefused, match="Failed to pair"):
