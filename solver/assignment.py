@@ -88,10 +88,15 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         edges = list(graph.subgraph(component).edges(data=True))
         arcs = [(row_index[u], col_index[v]) if u in row_index else (row_index[v], col_index[u]) for u, v, _ in edges]
         arc_rows, arc_cols = (np.array(x, dtype=np.int64) for x in zip(*arcs))
+        primary = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64)
         secondary = np.array([d.get(tiebreak, 0) if tiebreak else 0 for _, _, d in edges], dtype=np.int64)
-        # Lexicographic objective: the primary cost dominates any sum of tie-breaks.
-        factor = int(secondary.sum()) + 1
-        arc_costs = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64) * factor + secondary
+        # Lexicographic objective: the primary cost dominates any assignment's sum of tie-breaks.
+        # Tie-breaks are clipped where needed so that costs stay far from int64 overflow.
+        n = len(rows) + len(cols)
+        room = 2**60 // ((int(max(primary.max(), unmatched_integer)) + 1) * (n + 1))
+        secondary = np.minimum(secondary, max(room // (len(rows) + 1), 0))
+        factor = len(rows) * int(secondary.max()) + 1
+        arc_costs = primary * factor + secondary
         best, mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
         matched = sum(m >= 0 for m in mate)
         total += best / factor / SCALE

@@ -129,6 +129,6 @@ def test_contradictory_layout_evidence_is_an_ambiguity():
         weightbridge.adapt(their, my)
     assert str(error.value) == (
         "the axis order of my 'm.c.weight' (4, 4) <- their 'm.c.weight' (4, 4) is open: its shape fits more than one layout "
-        "and the weights of the same kind around it disagree (keep, swapped).\n"
+        "and the weights of the same kind around it do not settle which (keep, transposed).\n"
         "Pass in_format= and out_format= (e.g. 'pytorch', 'flax') to fix the layouts."
     )

@@ -45,7 +45,7 @@ def test_cost_graph_edges_carry_cost_features_and_transform():
     data = g.edges[("my", 0), ("their", 0)]
     assert set(weightbridge.FEATURE_WEIGHTS) <= set(data)
     assert data["cost"] == pytest.approx(sum(weightbridge.FEATURE_WEIGHTS[k] * data[k] for k in weightbridge.FEATURE_WEIGHTS))
-    assert data["leaf_name"] == 0.0 and data["layout_change"] == 0.1
+    assert data["leaf_name"] == 0.0 and data["layout_change"] == 0.0
 
 
 def test_hints_remove_the_edges_that_contradict_them():

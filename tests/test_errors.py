@@ -16,13 +16,15 @@ def test_ambiguity_shows_the_tied_weights_the_missing_evidence_and_the_hint():
     with pytest.raises(weightbridge.AmbiguityError) as error:
         weightbridge.adapt(*ambiguous_pair())
     assert str(error.value) == (
-        "the mapping is not unique: 1 group of weights can be paired in more than one way at exactly the same cost.\n"
+        "the mapping is not unique: 1 group of weights can be paired in more than one way at costs within 0.25 of each other, "
+        "too close to tell without enumeration order.\n"
         "  group 1: 2 my and 2 their weights tie\n"
         "    my                       their\n"
         "    block6/expand/w (4, 4)   backbone.layer3.5.conv1.weight (4, 4)\n"
         "    block6/reduce/w (4, 4)   backbone.layer3.5.conv3.weight (4, 4)\n"
         "    missing evidence: the parameter names (weight, bias, ...) are alike; the module names are equally similar; "
-        "the block indices agree equally; the layouts fit equally well; "
+        "the module paths end equally alike; the block indices agree equally; the layouts fit equally well; "
+        "no sibling weight pins their modules to each other; their layouts agree equally with the weights around them; "
         "the enumeration order of my and their is alphabetical, so it is no evidence\n"
         "Say which weights correspond with hints (my_substring, their_substring); if the rows shown above are the right pairs:\n"
         '  hints=[("expand", "conv1")]'

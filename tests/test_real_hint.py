@@ -1,32 +1,47 @@
-"""A real pair that needs a hint: transformers ConvNeXt weights in alphabetical order (as a safetensors
-file stores them) -> timm. Without order, nothing tells the stem's conv bias from its norm bias."""
+"""A real pair that needs a hint: transformers Llama weights in alphabetical order (as a safetensors file
+stores them) -> keras-hub Llama. keras-hub's `self_attention_layernorm` is the norm before attention,
+transformers' `input_layernorm`; by name it looks more like `post_attention_layernorm`, and without
+enumeration order nothing else tells them apart, so weightbridge refuses instead of guessing."""
 
 import weightbridge
 from benchmarks.zoo.pairs import PAIRS
 from benchmarks.zoo.verify import verify
 
-PAIR = PAIRS["convnext: transformers -> timm"]
+PAIR = PAIRS["llama: transformers -> keras-hub"]
+
+MISSING = (
+    "    missing evidence: the parameter names (weight, bias, ...) are alike; the module paths end equally alike; "
+    "the block indices agree equally; the layouts fit equally well; no sibling weight pins their modules to each other; "
+    "their layouts agree equally with the weights around them; the enumeration order of their is alphabetical, so it is no evidence\n"
+)
 
 
 def alphabetical(their, my, hints=()):
     return weightbridge.adapt(dict(sorted(their.items())), my, hints=hints)
 
 
-def test_alphabetical_convnext_needs_a_hint_and_the_proposed_hint_fixes_it():
+def test_llama_layer_norms_need_a_hint_and_the_hint_fixes_them():
     result = verify(PAIR, alphabetical)
     assert result.outcome == "error"
     assert result.message == (
-        "AmbiguityError: the mapping is not unique: 1 group of weights can be paired in more than one way at exactly the same cost.\n"
-        "  group 1: 2 my and 2 their weights tie\n"
-        "    my                  their\n"
-        "    stem.0.bias (16,)   convnext.embeddings.patch_embeddings.bias (16,)\n"
-        "    stem.1.bias (16,)   convnext.embeddings.layernorm.bias (16,)\n"
-        "    missing evidence: the parameter names (weight, bias, ...) are alike; the module names are equally similar; "
-        "the block indices agree equally; the layouts fit equally well; "
-        "the enumeration order of their is alphabetical, so it is no evidence\n"
-        "Say which weights correspond with hints (my_substring, their_substring); if the rows shown above are the right pairs:\n"
-        '  hints=[("stem.0", "patch")]'
+        "AmbiguityError: the mapping is not unique: 2 groups of weights can be paired in more than one way "
+        "at costs within 0.25 of each other, too close to tell without enumeration order.\n"
+        + "".join(
+            f"  group {k + 1}: 2 my and 2 their weights tie\n"
+            "    my                                                         their\n"
+            f"    transformer_layer_{k}/self_attention_layernorm/scale (64,)   layers.{k}.post_attention_layernorm.weight (64,)\n"
+            f"    transformer_layer_{k}/feedforward_layernorm/scale (64,)      layers.{k}.input_layernorm.weight (64,)\n"
+            + MISSING
+            for k in range(2)
+        )
+        + "Say which weights correspond with hints (my_substring, their_substring); if the rows shown above are the right pairs:\n"
+        '  hints=[("self_attention_layernorm", "post")]'
     )
-    fixed = verify(PAIR, alphabetical, hints=[("stem.0", "patch")])
+    fixed = verify(PAIR, alphabetical, hints=[("self_attention_layernorm", "input_layernorm")])
     assert fixed.outcome == "correct", fixed.message
     assert fixed.relative_error < 1e-4
+
+
+def test_in_enumeration_order_the_same_pair_needs_no_hint():
+    result = verify(PAIR, weightbridge.adapt)
+    assert result.outcome == "correct", result.message

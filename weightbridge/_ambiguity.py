@@ -4,16 +4,19 @@ import networkx as nx
 
 from ._cost_graph import FEATURE_WEIGHTS, my_node, their_node
 from ._errors import AmbiguityError
-from ._names import shortest_distinguishing
+from ._names import natural_key, shortest_distinguishing
 
 MAX_GROUPS_SHOWN = 8
 
 _MISSING = {
     "leaf_name": "the parameter names (weight, bias, ...) are alike",
     "module_name": "the module names are equally similar",
+    "name_suffix": "the module paths end equally alike",
     "block_index": "the block indices agree equally",
     "order": "the enumeration order does not tell them apart",
     "layout_change": "the layouts fit equally well",
+    "structure": "no sibling weight pins their modules to each other",
+    "layout_consistency": "their layouts agree equally with the weights around them",
 }
 
 
@@ -37,26 +40,23 @@ def tied_groups(assignment):
 
 
 def propose_hints(group, pairs, my_leaves, their_leaves):
-    """Hints that pin the tied group to `pairs`, and how many of them also hold for every other pair."""
+    """Hints that pin the tied group to `pairs`, each true for every pair of `pairs` (so they hold
+    together), and how many group members got one."""
     mine, theirs = group
-    hints, consistent = [], 0
+    hints = []
     for node in mine[:-1]:
         partner = pairs.get(node)
         if partner is None:
             continue
         my_name = my_leaves[node[1]].name
         their_name = their_leaves[partner[1]].name
-        my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12]
-        their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12]
-        candidates = sorted(((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
+        my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12] + [my_name]
+        their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12] + [their_name]
+        candidates = sorted(set((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
         chosen = next((h for h in candidates if _consistent(h, pairs, my_leaves, their_leaves)), None)
-        if chosen is not None:
-            consistent += 1
-        elif candidates:
-            chosen = candidates[0]
-        if chosen is not None:
+        if chosen is not None and chosen not in hints:
             hints.append(chosen)
-    return hints, consistent
+    return hints, len(hints)
 
 
 def _pairings(group, assignment):
@@ -77,12 +77,24 @@ def _pairings(group, assignment):
     return found
 
 
-def _best_pairing(group, assignment, my_leaves, their_leaves):
-    """Of the tied pairings, the one whose hints agree best with all other pairs: the likelier truth."""
+def natural_ranks(leaves):
+    """Each leaf's rank when names are sorted with their numbers compared as numbers."""
+    order = sorted(range(len(leaves)), key=lambda k: natural_key(leaves[k].name))
+    return {k: rank for rank, k in enumerate(order)}
+
+
+def _discordance(group, pairing, my_ranks, their_ranks):
+    ranked = sorted((my_ranks[m[1]], their_ranks[pairing[m][1]]) for m in group[0] if pairing.get(m) is not None)
+    return sum(1 for x in range(len(ranked)) for y in range(x + 1, len(ranked)) if ranked[x][1] > ranked[y][1])
+
+
+def _best_pairing(group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
+    """Of the tied pairings, the likelier truth: the one whose hints agree best with all other pairs,
+    then the one that keeps the natural order of the names."""
     scored = []
     for k, pairing in enumerate(_pairings(group, assignment)):
         hints, consistent = propose_hints(group, pairing, my_leaves, their_leaves)
-        scored.append((-consistent, sum(len(a) + len(b) for a, b in hints), k, pairing, hints))
+        scored.append((-consistent, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
     _, _, _, pairing, hints = min(scored, key=lambda x: x[:3])
     return pairing, hints
 
@@ -123,12 +135,23 @@ def _missing_evidence(graph, group, pairs, alternatives, my_ordered, their_order
     return missing
 
 
-def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, their_ordered, tolerance):
+def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, their_ordered, tolerance, settle=None):
+    """The AmbiguityError for a solution with ties. `settle(hints)`, if given, returns the smallest
+    sub-list of the proposed hints that still makes the mapping unique (or the list as it is)."""
     groups = tied_groups(assignment)
+    my_ranks, their_ranks = natural_ranks(my_leaves), natural_ranks(their_leaves)
+    # Each group takes its likeliest tied pairing; hints are then chosen against all of them together.
+    pairing = dict(assignment.pairs)
+    for group in groups:
+        best, _ = _best_pairing(group, assignment, my_leaves, their_leaves, my_ranks, their_ranks)
+        pairing.update({m: best[m] for m in group[0] if m in best})
     all_hints, blocks = [], []
+    for group in groups:
+        hints, _ = propose_hints(group, pairing, my_leaves, their_leaves)
+        all_hints.extend(h for h in hints if h not in all_hints)
+    if settle is not None:
+        all_hints = settle(all_hints)
     for number, group in enumerate(groups, 1):
-        pairing, hints = _best_pairing(group, assignment, my_leaves, their_leaves)
-        all_hints.extend(hints)
         if number > MAX_GROUPS_SHOWN:
             continue
         mine, theirs = group
@@ -148,7 +171,8 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
     hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in all_hints).replace("'", '"')
     message = (
         f"the mapping is not unique: {len(groups)} group{'s' if len(groups) != 1 else ''} of weights can be paired "
-        f"in more than one way at exactly the same cost.\n"
+        + ("in more than one way at exactly the same cost.\n" if tolerance == 0 else
+           f"in more than one way at costs within {tolerance} of each other, too close to tell without enumeration order.\n")
         + "\n".join(blocks) + more
         + "\nSay which weights correspond with hints (my_substring, their_substring); if the rows shown "
         + "above are the right pairs:\n"
@@ -164,7 +188,7 @@ def layout_ambiguity_error(my_leaf, their_leaf, conflicting):
     layouts = ", ".join(sorted(conflicting))
     message = (
         f"the axis order of my {my_leaf.name!r} {my_leaf.shape} <- their {their_leaf.name!r} {their_leaf.shape} is open: "
-        f"its shape fits more than one layout and the weights of the same kind around it disagree ({layouts}).\n"
+        f"its shape fits more than one layout and the weights of the same kind around it do not settle which ({layouts}).\n"
         "Pass in_format= and out_format= (e.g. 'pytorch', 'flax') to fix the layouts."
     )
     return AmbiguityError(message, [((my_leaf.name,), (their_leaf.name,))], [])

@@ -7,18 +7,22 @@ import networkx as nx
 
 from . import _names
 from ._formats import format_permutation, weight_kind
-from ._transforms import candidate_transforms
+from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # How much each feature weighs in an edge's cost. Every feature lies in [0, 1].
 FEATURE_WEIGHTS = {
     "leaf_name": 3.0,
     "module_name": 1.0,
+    "name_suffix": 3.0,
     "block_index": 1.0,
     "order": 4.0,
     "layout_change": 1.0,
+    "structure": 2.0,
+    "layout_consistency": 1.0,
 }
-# The tie-break grows as the square of the rank difference up to this bound.
-MAX_ORDER_RANK = 64
+# Enumeration order is evidence only where the leaves named alike on both sides come in nearly
+# the same order; otherwise modules were defined in another order and names must decide.
+MIN_CONCORDANCE = 0.95
 # Leaving a leaf without a partner costs more than any edge, so the most pairs win first.
 UNMATCHED_COST = sum(FEATURE_WEIGHTS.values())
 
@@ -38,7 +42,8 @@ def order_is_informative(leaves):
 
 
 def _normalised_indices(leaves):
-    """Block indices ranked among their siblings: 'layer1.0.conv3' and 'stages.0.layers.0.layer.2' both give (0, 0, 2)."""
+    """Block indices ranked among their siblings, with the number of siblings: 'layer1.0.conv3' and
+    'stages.0.layers.0.layer.2' both give ((0, 4), (0, 3), (2, 3))."""
     parsed = [_names.numbers(leaf.parts) for leaf in leaves]
     seen = defaultdict(set)
     keys_of = []
@@ -48,7 +53,9 @@ def _normalised_indices(leaves):
         for key, value in zip(keys, values):
             seen[key].add(value)
         keys_of.append(keys)
-    ranks = {key: {v: r for r, v in enumerate(sorted(values))} for key, values in seen.items()}
+    # A number without siblings ('norm1' alone) tells nothing: it becomes None.
+    # Each number becomes (rank, number of siblings).
+    ranks = {key: {v: ((r, len(values)) if len(values) > 1 else None) for r, v in enumerate(sorted(values))} for key, values in seen.items()}
     return [tuple(ranks[key][v] for key, v in zip(keys, values)) for (values, _), keys in zip(parsed, keys_of)]
 
 
@@ -58,8 +65,49 @@ def _index_distance(a, b):
     if not a or not b:
         return 0.5
     n = min(len(a), len(b))
-    mismatches = sum(x != y for x, y in zip(a, b))
+    # Ranks among different numbers of siblings come from different numbering schemes
+    # (torchvision's features.1 is timm's stages.0): they are weak evidence either way.
+    mismatches = sum(1.0 if count == other_count else 0.25 for (rank, count), (other, other_count) in zip(a, b)
+                     if (rank, count) != (other, other_count))
     return min(1.0, mismatches / n + 0.25 * abs(len(a) - len(b)))
+
+
+def _units(parts, ranks):
+    """One unit per module of the path: its canonical words with the ranks of its numbers, a module
+    that is only a number joining the one before: 'layer1.0.conv3' -> (block, 0, 0), (conv, 2).
+    Ranks, not raw numbers, so that 'conv1' (counted from 1) and 'conv_0' (from 0) agree."""
+    units, rank_iter = [], iter(ranks)
+    for part in parts:
+        unit = []
+        for token in _names.raw_tokens(part):
+            if token.isdigit():
+                rank = next(rank_iter, None)
+                if rank is not None:
+                    unit.append(rank)
+            else:
+                unit.append(_names.canonical_module_token(token))
+        if not unit:
+            continue
+        if units and all(isinstance(x, int) for x in unit):
+            units[-1] = units[-1] + tuple(unit)
+        else:
+            units.append(tuple(unit))
+    return tuple(units)
+
+
+def _suffix_distance(a, b):
+    """1 - the share of the longer module path that both paths end with, numbers included:
+    'params/blocks/0/norm1' and 'blocks.0.norm1' end alike; 'blocks.0.norm1' and 'blocks.0.norm2' do not."""
+    if not a or not b:
+        return 0.0 if not a and not b else 1.0
+    common = 0
+    for x, y in zip(reversed(a), reversed(b)):
+        if x != y:
+            break
+        common += 1
+    if common < 2 and not common == len(a) == len(b):
+        return 1.0  # one module in common ('blocks.1' and a Sequential's 'block.1') is a coincidence
+    return 1.0 - common / max(len(a), len(b))
 
 
 def _weighted_jaccard(a, b, weight):
@@ -77,22 +125,87 @@ class LeafEvidence:
         self.leaf_name = [_names.leaf_name(leaf.parts) for leaf in leaves]
         self.leaf_tokens = [_names.leaf_tokens(leaf.parts) for leaf in leaves]
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
-        self.indices = _normalised_indices(leaves)
+        ranks = _normalised_indices(leaves)
+        self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
+        self.module_sequence = [_units(leaf.parts[:-1], [r[0] if r else None for r in leaf_ranks])
+                                for leaf, leaf_ranks in zip(leaves, ranks)]
         self.ordered = order_is_informative(leaves)
-        # Position among the leaves of the same kind (weights among weights, biases among biases):
-        # it survives implementations that keep some kinds apart (Flax's batch_stats collection).
-        # On a grid of 1/1000, the solver's resolution, sums of position differences are exact, so
-        # assignments that order cannot tell apart tie exactly and order-preservation decides.
-        # Half of it is the position among all leaves, half among leaves of the same kind.
+        self.sequence = [leaf.index for leaf in leaves]
+        # Half of the position is among all leaves, half among leaves of the same kind (weights among
+        # weights, biases among biases): the latter survives implementations that keep some kinds apart
+        # (Flax's batch_stats collection). On a grid of 1/1000, the solver's resolution, sums of
+        # position differences are exact, so assignments that order cannot tell apart tie exactly.
+        total = max(len(leaves) - 1, 1)
+        self.position = [k / total / 2 for k in self.sequence]
         by_kind = defaultdict(list)
         for k, kind in enumerate(self.leaf_name):
             by_kind[kind].append(k)
-        total = max(len(leaves) - 1, 1)
-        self.position = [leaf.index / total / 2 for leaf in leaves]
         for members in by_kind.values():
             n = max(len(members) - 1, 1)
             for rank, k in enumerate(members):
                 self.position[k] = round((self.position[k] + rank / n / 2) * 1000) / 1000
+
+
+def _inversions(sequence):
+    """The number of pairs out of order in `sequence` (merge sort)."""
+    if len(sequence) < 2:
+        return sequence, 0
+    middle = len(sequence) // 2
+    left, a = _inversions(sequence[:middle])
+    right, b = _inversions(sequence[middle:])
+    merged, count, i, j = [], a + b, 0, 0
+    while i < len(left) and j < len(right):
+        if left[i] <= right[j]:
+            merged.append(left[i])
+            i += 1
+        else:
+            merged.append(right[j])
+            count += len(left) - i
+            j += 1
+    return merged + left[i:] + right[j:], count
+
+
+def _name_anchors(my, their):
+    """Pairs of leaves named alike on both sides: equal paths, or one path ends with the other in at least
+    two units (so 'params/blocks/0/norm1' matches 'blocks.0.norm1'), equal parameter names, and neither
+    has another such partner."""
+    def index(side):
+        by_full, by_suffix = defaultdict(list), defaultdict(list)
+        for k, (units, leaf) in enumerate(zip(side.module_sequence, side.leaf_name)):
+            by_full[(units, leaf)].append(k)
+            for start in range(len(units) + 1):
+                by_suffix[(units[start:], leaf)].append(k)
+        return by_full, by_suffix
+
+    def partners(side, k, other_full, other_suffix):
+        units, leaf = side.module_sequence[k], side.leaf_name[k]
+        found = set(other_full.get((units, leaf), ()))
+        if len(units) >= 2:
+            found.update(other_suffix.get((units, leaf), ()))
+            for start in range(1, len(units) - 1):
+                found.update(other_full.get((units[start:], leaf), ()))
+        return found
+
+    my_full, my_suffix = index(my)
+    their_full, their_suffix = index(their)
+    anchors = []
+    for i in range(len(my.leaves)):
+        found = partners(my, i, their_full, their_suffix)
+        if len(found) == 1:
+            j = found.pop()
+            if partners(their, j, my_full, my_suffix) == {i}:
+                anchors.append((i, j))
+    return anchors
+
+
+def order_concordance(my, their):
+    """How far the two enumeration orders agree on the leaves named alike on both sides (Kendall's
+    concordance: 1 = same order). With fewer than three such anchors it is taken as 1."""
+    anchors = sorted((my.sequence[i], their.sequence[j]) for i, j in _name_anchors(my, their))
+    if len(anchors) < 3:
+        return 1.0
+    _, inversions = _inversions([j for _, j in anchors])
+    return 1.0 - inversions / (len(anchors) * (len(anchors) - 1) / 2)
 
 
 def features(my, i, their, j, token_weight, transform):
@@ -104,9 +217,12 @@ def features(my, i, their, j, token_weight, transform):
     return {
         "leaf_name": leaf,
         "module_name": 1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),
+        "name_suffix": _suffix_distance(my.module_sequence[i], their.module_sequence[j]),
         "block_index": 0.0 if my.ordered and their.ordered else _index_distance(my.indices[i], their.indices[j]),
         "order": abs(my.position[i] - their.position[j]) if my.ordered and their.ordered else 0.0,
         "layout_change": transform.price,
+        "structure": 0.0,
+        "layout_consistency": 0.0,
     }
 
 
@@ -138,6 +254,8 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     ``layouts`` (every layout that fits; more than one means the axis order is still open).
     """
     my, their = LeafEvidence(my_leaves), LeafEvidence(their_leaves)
+    if my.ordered and their.ordered and order_concordance(my, their) < MIN_CONCORDANCE:
+        my.ordered = their.ordered = False
     token_weight = _token_weights(my, their)
     graph = nx.Graph()
     for i, leaf in enumerate(my_leaves):
@@ -172,9 +290,69 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
                 my_node(i), their_node(j),
                 cost=edge_cost(values), transform=transform.expression, layouts=tuple(transforms), **values,
             )
+    graph.graph["ordered"] = my.ordered and their.ordered
     if my.ordered and their.ordered:
         _add_local_order(graph)
     return graph
+
+
+# A pair whose margin reaches this is sure enough to say which modules correspond.
+CONFIDENT_MARGIN = 1.0
+
+
+def layout_evidence(pairs, graph, my_leaves, their_leaves):
+    """For every (kind, enclosing module), the layouts that pairs with a single fitting layout prove."""
+    evidence = defaultdict(set)
+    for m, t in pairs:
+        layouts = graph.edges[m, t]["layouts"]
+        if len(layouts) != 1 or not proves_layout(their_leaves[t[1]].shape):
+            continue
+        parts = my_leaves[m[1]].parts
+        for depth in range(len(parts)):
+            evidence[(layout_kind(parts), parts[:depth])].add(layouts[0].layout)
+    return evidence
+
+
+def nearest_evidence(evidence, parts):
+    """The evidence of the nearest enclosing module that has any, walking up from the leaf."""
+    kind = layout_kind(parts)
+    for depth in range(len(parts) - 1, -1, -1):
+        seen = evidence.get((kind, parts[:depth]))
+        if seen:
+            yield seen
+
+
+def add_structure(graph, my_leaves, their_leaves, assignment):
+    """Sets the features that need a first solution, from its confident pairs (margin >= CONFIDENT_MARGIN):
+    ``structure``, a candidate costs more when the confident partners of its module's other weights
+    sit in other modules than the candidate (schema matching's structural context, cf. Cupid and
+    Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
+    agrees with the layouts that untied weights of its kind around it prove. Returns whether any
+    edge changed."""
+    def parent(leaf):
+        return leaf.parts[:-1]
+
+    confident = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] >= CONFIDENT_MARGIN]
+    partner_parents = defaultdict(set)
+    for m, t in confident:
+        partner_parents[parent(my_leaves[m[1]])].add(parent(their_leaves[t[1]]))
+    # Any untied pair may prove a layout: a wrong partner of the same kind would prove the same one.
+    untied = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] > 0]
+    evidence = layout_evidence(untied, graph, my_leaves, their_leaves)
+    changed = False
+    for u, v, data in graph.edges(data=True):
+        m, t = (u, v) if u[0] == "my" else (v, u)
+        known = partner_parents.get(parent(my_leaves[m[1]]))
+        values = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}
+        if proves_layout(their_leaves[t[1]].shape):
+            seen = next(nearest_evidence(evidence, my_leaves[m[1]].parts), set())
+            if seen and not any(all(compatible(l.layout, e) for e in seen) for l in data["layouts"]):
+                values["layout_consistency"] = 1.0
+        if any(data[k] != value for k, value in values.items()):
+            data.update(values)
+            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
+            changed = True
+    return changed
 
 
 def _add_local_order(graph):
@@ -193,4 +371,4 @@ def _add_local_order(graph):
         their_rank = {n: k for k, n in enumerate(theirs)}
         for u, v, data in graph.subgraph(component).edges(data=True):
             m, t = (u, v) if u[0] == "my" else (v, u)
-            data["order_rank"] = min((my_rank[m] - their_rank[t]) ** 2, MAX_ORDER_RANK)
+            data["order_rank"] = (my_rank[m] - their_rank[t]) ** 2

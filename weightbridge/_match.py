@@ -7,15 +7,20 @@ from solver import solve_assignment
 
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
-from ._cost_graph import FEATURE_WEIGHTS, UNMATCHED_COST, build_cost_graph, my_node, order_is_informative, their_node
+from ._cost_graph import (
+    FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, layout_evidence, my_node, nearest_evidence,
+    order_is_informative, their_node,
+)
 from ._errors import DtypeError, HintError, ShapeError, UnmatchedError
 from ._formats import resolve_format
 from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
-from ._transforms import candidate_transforms
+from ._transforms import candidate_transforms, compatible
 
-# Margins up to this are ties (costs are compared at a resolution of 0.001).
+# Margins up to this are ties (costs are compared at a resolution of 0.001). Without enumeration
+# order, names and indices alone decide, and a narrow win of one name over another is no proof.
 TOLERANCE = 0.0
+TOLERANCE_WITHOUT_ORDER = 0.25
 NEAREST_SHOWN = 3
 
 
@@ -73,50 +78,48 @@ def graph_of(problem, hints=None):
     )
 
 
+def solve_with_structure(problem, hints=None):
+    """Solves, lets the confident pairs say which modules correspond, and solves again where that matters."""
+    graph = graph_of(problem, hints)
+    assignment = solve(problem, graph)
+    if add_structure(graph, problem.my_leaves, problem.their_leaves, assignment):
+        assignment = solve(problem, graph)
+    return graph, assignment
+
+
 def solve(problem, graph):
     my_nodes = [my_node(i) for i in range(len(problem.my_leaves))]
     their_nodes = [their_node(j) for j in range(len(problem.their_leaves))]
-    return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST, tolerance=TOLERANCE)
+    return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
+                            tolerance=tolerance_of(graph))
 
 
-# Layouts by convention: a 2-D transposition and a conv's channels-last order are the same change
-# of framework, so each is evidence for the other.
-_CONVENTION = {"keep": "keep", "format": "format", "transposed": "swapped", "channels_last": "swapped", "channels_first": "swapped"}
+def tolerance_of(graph):
+    return TOLERANCE if graph.graph["ordered"] else TOLERANCE_WITHOUT_ORDER
 
 
 def settle_layouts(problem, graph, assignment):
-    """Chooses the layout of every pair whose shape fits several (square weights): the layout that the
+    """Chooses the layout of every pair whose shape fits several (square weights): the one that the
     weights of the same kind in the nearest enclosing module prove by their non-square shapes."""
-    evidence = defaultdict(set)
-    chosen, open_pairs = {}, []
+    evidence = layout_evidence(assignment.pairs.items(), graph, problem.my_leaves, problem.their_leaves)
+    chosen = {}
     for m, t in assignment.pairs.items():
         layouts = graph.edges[m, t]["layouts"]
-        my_leaf = problem.my_leaves[m[1]]
-        kind = _names.leaf_name(my_leaf.parts)
-        names = {_CONVENTION[layout.layout] for layout in layouts}
         if len(layouts) == 1:
             chosen[m] = layouts[0]
-            if sum(d > 1 for d in problem.their_leaves[t[1]].shape) < 2:
-                continue  # a vector has no axis order to prove
-            parts = my_leaf.parts[:-1]
-            for depth in range(len(parts) + 1):
-                evidence[(kind, parts[:depth])].update(names)
-        else:
-            open_pairs.append((m, t, kind))
-    for m, t, kind in open_pairs:
-        layouts = graph.edges[m, t]["layouts"]
-        parts = problem.my_leaves[m[1]].parts[:-1]
-        decided = "keep"
-        for depth in range(len(parts), -1, -1):
-            seen = evidence.get((kind, parts[:depth]))
-            if not seen:
-                continue
-            fitting = seen & {_CONVENTION[layout.layout] for layout in layouts}
-            if len(seen) > 1 or not fitting:
+            continue
+        options = {layout.layout for layout in layouts}
+        decided = "keep" if "keep" in options else None
+        for seen in nearest_evidence(evidence, problem.my_leaves[m[1]].parts):
+            fitting = {o for o in options if all(compatible(o, e) for e in seen)}
+            if not fitting:
                 raise layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], seen)
-            decided = fitting.pop()
-            break
-        chosen[m] = min((layout for layout in layouts if _CONVENTION[layout.layout] == decided), key=lambda l: l.price)
+            decided = fitting.pop() if len(fitting) == 1 else None
+            if decided is not None:
+                break
+        if decided is None:
+            raise layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], options)
+        chosen[m] = next(layout for layout in layouts if layout.layout == decided)
     return chosen
 
 
@@ -180,13 +183,13 @@ def _runner_up(graph, m, t):
 
 def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False):
     """Runs the pipeline on a read problem and returns (mapping, assignment)."""
-    graph = graph_of(problem)
-    assignment = solve(problem, graph)
+    graph, assignment = solve_with_structure(problem)
     check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatched_outputs)
     if assignment.alternatives:
         raise ambiguity_error(
             graph, assignment, problem.my_leaves, problem.their_leaves,
-            order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), TOLERANCE,
+            order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), tolerance_of(graph),
+            settle=lambda hints: _settling_hints(problem, hints),
         )
     layouts = settle_layouts(problem, graph, assignment)
     _check_hints_needed(problem, assignment)
@@ -220,11 +223,35 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
     return mapping, assignment
 
 
+MAX_HINTS_SETTLED = 16
+
+
+def _unique_with(problem, hints):
+    _, assignment = solve_with_structure(problem, problem.hints + tuple(hints))
+    return None if assignment.alternatives or assignment.unmatched_left else assignment.pairs
+
+
+def _settling_hints(problem, hints):
+    """The proposed hints without those the others make unnecessary, so that passing them back works
+    (a hint that is never needed is an error). Left as they are when they do not settle everything."""
+    if not hints or len(hints) > MAX_HINTS_SETTLED:
+        return hints
+    pairs = _unique_with(problem, hints)
+    if pairs is None:
+        return hints
+    kept = list(hints)
+    for hint in hints:
+        rest = [h for h in kept if h != hint]
+        if _unique_with(problem, rest) == pairs:
+            kept = rest
+    return kept
+
+
 def _check_hints_needed(problem, assignment):
     """A hint must change something: without it the mapping differs or is not unique."""
     for hint in problem.hints:
         rest = tuple(h for h in problem.hints if h != hint)
-        without = solve(problem, graph_of(problem, rest))
+        _, without = solve_with_structure(problem, rest)
         if without.pairs == assignment.pairs and not without.alternatives:
             raise HintError(f"hint {hint!r} is never needed: the mapping is the same and unique without it; remove it")
 
@@ -262,4 +289,5 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
-    return graph_of(problem)
+    graph, _ = solve_with_structure(problem)
+    return graph

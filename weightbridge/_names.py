@@ -40,14 +40,14 @@ def raw_tokens(text):
     """Lower-case word and number tokens: 'encoder_layer3.LayerNorm' -> encoder, layer, 3, layer, norm."""
     tokens = []
     for chunk in _SPLIT.split(text):
-        if not chunk:
-            continue
-        compound = chunk.lower()
-        if compound in _MODULE_CANONICAL or compound in _LEAF_CANONICAL:
-            tokens.append(compound)
-            continue
-        for word in _CAMEL.split(chunk):
-            tokens.extend(t.lower() for t in _DIGITS.split(word) if t)
+        for piece in _DIGITS.split(chunk):
+            if not piece:
+                continue
+            compound = piece.lower()
+            if piece.isdigit() or compound in _MODULE_CANONICAL or compound in _LEAF_CANONICAL:
+                tokens.append(compound)
+            else:
+                tokens.extend(word.lower() for word in _CAMEL.split(piece) if word)
     return tokens
 
 
@@ -66,6 +66,10 @@ def module_tokens(name_parts):
                 continue
             tokens.append(_MODULE_CANONICAL.get(token, token))
     return tokens
+
+
+def canonical_module_token(token):
+    return _MODULE_CANONICAL.get(token, token)
 
 
 def leaf_tokens(name_parts):
@@ -91,6 +95,11 @@ def numbers(name_parts):
                 template.append(piece)
         template_parts.append("".join(template))
     return tuple(values), ".".join(template_parts)
+
+
+def natural_key(name):
+    """Sort key that compares the numbers in a name as numbers: 'layers.2' < 'layers.10'."""
+    return [(0, int(piece), "") if piece.isdigit() else (1, 0, piece) for piece in _DIGITS.split(name)]
 
 
 def shortest_distinguishing(name, others, separators="./"):

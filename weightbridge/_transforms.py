@@ -1,11 +1,14 @@
 """Candidate transforms: the layout changes that make one shape into another, as einx expressions."""
 
 import dataclasses
+import re
 import string
 
 PRICE_RESHAPE = 0.05
 PRICE_MERGE = 0.1
-PRICE_PERMUTE = 0.1
+# Axis orders cost nothing: which one holds is decided by the evidence of the whole model
+# (settle_layouts), never by preferring the tensor as it is.
+PRICE_PERMUTE = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,3 +130,24 @@ def _product(shape):
     for s in shape:
         result *= int(s)
     return result
+
+
+# A 2-D transposition is the same change of framework as either channel move of a conv kernel,
+# so it is evidence for both; the two channel moves are evidence against each other.
+SWAPS = {"transposed", "channels_last", "channels_first"}
+
+
+def compatible(layout, evidence):
+    """Whether a pair in `layout` agrees with a proven `evidence` layout of the same kind of weight."""
+    return layout == evidence or (layout in SWAPS and evidence in SWAPS and "transposed" in (layout, evidence))
+
+
+def layout_kind(parts):
+    """The kind of weight whose layouts are evidence for each other: the raw parameter name
+    ('kernel', 'weight', 'embeddings'), so an embedding table is no evidence for a kernel."""
+    return re.sub(r":\d+$", "", parts[-1]).lower()
+
+
+def proves_layout(shape):
+    """Only a weight with two or more axes longer than one has an axis order to prove."""
+    return sum(d > 1 for d in shape) >= 2
