@@ -41,26 +41,62 @@ def _integer(cost):
     return int(round(cost * SCALE))
 
 
-def _solve(num_rows, num_cols, arc_rows, arc_cols, arc_costs, unmatched):
-    """Solves one component; returns (integer cost, row -> col or -1)."""
-    solver = linear_sum_assignment.SimpleLinearSumAssignment()
-    n = num_rows + num_cols
+def _arcs(num_rows, num_cols, arc_rows, arc_cols, arc_costs, unmatched):
+    """The arcs of the balanced problem. Left nodes: rows 0..R-1, then one dummy per column;
+    right nodes: columns 0..C-1, then one dummy per row."""
     rows = np.arange(num_rows)
     cols = np.arange(num_cols)
-    # Left nodes: real rows 0..R-1, dummy rows R..R+C-1 (one per column).
-    # Right nodes: real cols 0..C-1, dummy cols C..C+R-1 (one per row).
     starts = np.concatenate([arc_rows, rows, num_rows + cols, num_rows + arc_cols])
     ends = np.concatenate([arc_cols, num_cols + rows, cols, num_cols + arc_rows])
     costs = np.concatenate([arc_costs, np.full(num_rows, unmatched), np.full(num_cols, unmatched), np.zeros(len(arc_rows), dtype=np.int64)])
-    solver.add_arcs_with_cost(starts.astype(np.int64), ends.astype(np.int64), costs.astype(np.int64))
+    return starts.astype(np.int64), ends.astype(np.int64), costs.astype(np.int64)
+
+
+def _solve(num_rows, num_cols, arc_rows, arc_cols, arc_costs, unmatched):
+    """Solves one component; returns (integer cost, row -> col or -1, balanced arcs, left -> right)."""
+    solver = linear_sum_assignment.SimpleLinearSumAssignment()
+    starts, ends, costs = _arcs(num_rows, num_cols, arc_rows, arc_cols, arc_costs, unmatched)
+    solver.add_arcs_with_cost(starts, ends, costs)
     status = solver.solve()
     if status != solver.OPTIMAL:
-        raise RuntimeError(f"linear sum assignment failed with status {status} on {n} nodes")
-    mate = [solver.right_mate(r) for r in range(num_rows)]
-    return solver.optimal_cost(), [m if m < num_cols else -1 for m in mate]
+        raise RuntimeError(f"linear sum assignment failed with status {status} on {num_rows + num_cols} nodes")
+    left_mate = np.array([solver.right_mate(left) for left in range(num_rows + num_cols)], dtype=np.int64)
+    mate = [int(m) if m < num_cols else -1 for m in left_mate[:num_rows]]
+    return solver.optimal_cost(), mate, (starts, ends, costs), left_mate
 
 
-def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance):
+def _margin_lower_bounds(num_rows, num_cols, arcs, left_mate):
+    """A lower bound on every real row's margin, from shortest-path potentials of the residual graph.
+
+    Forbidding the pair (l, r) makes the new optimum the old one plus an alternating cycle through
+    it; with potentials d every arc of that cycle has a non-negative reduced cost, so the cycle costs
+    at least l's cheapest other arc (its dummy included) in reduced cost plus the reduced cost of
+    the forbidden one.
+    """
+    starts, ends, costs = arcs
+    matched = left_mate[starts] == ends
+    matched_cost = np.zeros(len(left_mate), dtype=np.int64)
+    matched_cost[starts[matched]] = costs[matched]
+    free = ~matched
+    big = np.iinfo(np.int64).max // 4
+    # Bellman-Ford from a source joined to every left node; it ends because the optimum has no
+    # negative cycle, and each round is one vectorised pass over the arcs.
+    d_left = np.zeros(len(left_mate), dtype=np.int64)
+    for _ in range(len(left_mate) + 1):
+        d_right = np.full(len(left_mate), big, dtype=np.int64)
+        np.minimum.at(d_right, ends[free], d_left[starts[free]] + costs[free])
+        updated = np.minimum(d_left, np.minimum(d_right[left_mate], big) - matched_cost)
+        if np.array_equal(updated, d_left):
+            break
+        d_left = updated
+    from_rows = free & (starts < num_rows)
+    best_other = np.full(num_rows, big, dtype=np.int64)
+    np.minimum.at(best_other, starts[from_rows], costs[from_rows] - d_right[ends[from_rows]])
+    bounds = best_other + d_right[left_mate[:num_rows]] - matched_cost[:num_rows]
+    return [int(b) for b in bounds]
+
+
+def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance, exact_below=math.inf):
     """Solves the assignment of `left` to `right` nodes over the edges of `graph`.
 
     Args:
@@ -70,6 +106,8 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         tolerance: margins up to this value count as ties.
         tiebreak: an edge attribute with small non-negative integers that decides between
             assignments of equal cost (lower wins).
+        exact_below: margins are computed exactly (one more solve each) up to this value; a margin
+            whose lower bound already reaches it is reported as that lower bound.
     """
     left, right = list(left), list(right)
     left_set, right_set = set(left), set(right)
@@ -77,6 +115,7 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
     pairs, margins, alternatives, total = {}, {}, {}, 0.0
     unmatched_integer = _integer(unmatched_cost)
     tolerance_integer = _integer(tolerance)
+    exact_below_integer = _integer(exact_below) if math.isfinite(exact_below) else np.iinfo(np.int64).max // 4
     components = sorted(nx.connected_components(graph.subgraph(left + right)), key=lambda c: min(order[n] for n in c))
     for component in components:
         rows = sorted((n for n in component if n in left_set), key=order.get)
@@ -85,7 +124,7 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
             continue
         row_index = {n: i for i, n in enumerate(rows)}
         col_index = {n: i for i, n in enumerate(cols)}
-        edges = list(graph.subgraph(component).edges(data=True))
+        edges = list(graph.edges(rows, data=True))  # every edge of the component touches a left node
         arcs = [(row_index[u], col_index[v]) if u in row_index else (row_index[v], col_index[u]) for u, v, _ in edges]
         arc_rows, arc_cols = (np.array(x, dtype=np.int64) for x in zip(*arcs))
         primary = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64)
@@ -97,7 +136,8 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         secondary = np.minimum(secondary, max(room // (len(rows) + 1), 0))
         factor = len(rows) * int(secondary.max()) + 1
         arc_costs = primary * factor + secondary
-        best, mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
+        best, mate, arcs, left_mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
+        bounds = _margin_lower_bounds(len(rows), len(cols), arcs, left_mate)
         matched = sum(m >= 0 for m in mate)
         total += best / factor / SCALE
         for r, c in enumerate(mate):
@@ -105,10 +145,13 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
                 continue
             pairs[rows[r]] = cols[c]
             keep = ~((arc_rows == r) & (arc_cols == c))
-            if keep.all() or not keep.any():
-                margins[rows[r]] = math.inf
+            if not ((arc_rows == r) & keep).any() and not ((arc_cols == c) & keep).any():
+                margins[rows[r]] = math.inf  # neither has another candidate: any alternative loses the pair
                 continue
-            second, second_mate = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer * factor)
+            if bounds[r] >= exact_below_integer * factor:
+                margins[rows[r]] = bounds[r] / factor / SCALE
+                continue
+            second, second_mate, _, _ = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer * factor)
             if sum(m >= 0 for m in second_mate) < matched:
                 margins[rows[r]] = math.inf
                 continue

@@ -369,6 +369,6 @@ def _add_local_order(graph):
             continue
         my_rank = {n: k for k, n in enumerate(mine)}
         their_rank = {n: k for k, n in enumerate(theirs)}
-        for u, v, data in graph.subgraph(component).edges(data=True):
+        for u, v, data in graph.edges(mine, data=True):
             m, t = (u, v) if u[0] == "my" else (v, u)
             data["order_rank"] = (my_rank[m] - their_rank[t]) ** 2

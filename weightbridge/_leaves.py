@@ -1,6 +1,7 @@
 """Read leaves: flatten weight trees into named leaves and rebuild trees shaped like `my`."""
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping as AbcMapping
 
@@ -26,7 +27,7 @@ class Leaf:
     index: int
     aliases: tuple = ()
 
-    @property
+    @functools.cached_property
     def parts(self):
         """The module path split at every separator, the last part being the leaf's own name."""
         return tuple(p for p in re.split(r"[./]", self.name) if p != "")

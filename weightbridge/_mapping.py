@@ -27,6 +27,8 @@ class Pair:
         axes: axis sizes the expression needs, as ``((name, size), ...)``.
         cost: the edge cost, the sum of the weighted features.
         margin: how much more the best assignment without this pair costs (``inf``: no alternative).
+            Margins are exact below 1.0; a larger one is a lower bound (from the solver's dual
+            potentials), which is all a sure pair needs.
         features: the feature values of this pair (each in [0, 1]).
         runner_up: the next-best `their` candidate for this `my` leaf, or None.
         runner_up_features: its feature values.

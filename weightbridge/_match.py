@@ -8,7 +8,7 @@ from solver import solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
 from ._cost_graph import (
-    FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, layout_evidence, my_node, nearest_evidence,
+    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, layout_evidence, my_node, nearest_evidence,
     order_is_informative, their_node,
 )
 from ._errors import DtypeError, HintError, ShapeError, UnmatchedError
@@ -91,7 +91,7 @@ def solve(problem, graph):
     my_nodes = [my_node(i) for i in range(len(problem.my_leaves))]
     their_nodes = [their_node(j) for j in range(len(problem.their_leaves))]
     return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
-                            tolerance=tolerance_of(graph))
+                            tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN)
 
 
 def tolerance_of(graph):
