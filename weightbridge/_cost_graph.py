@@ -73,9 +73,9 @@ def _index_distance(a, b):
 
 
 def _units(parts, ranks):
-    """One unit per module of the path: its canonical words with the ranks of its numbers, a module
-    that is only a number joining the one before: 'layer1.0.conv3' -> (block, 0, 0), (conv, 2).
-    Ranks, not raw numbers, so that 'conv1' (counted from 1) and 'conv_0' (from 0) agree."""
+    """One unit per module of the path: its canonical words and its numbers, a module that is only a
+    number joining the one before. A number is kept as (value, rank among its siblings, number of
+    siblings): 'layer1.0.conv3' -> (block, (1, 0, 4), (0, 0, 3)), (conv, (3, 2, 3))."""
     units, rank_iter = [], iter(ranks)
     for part in parts:
         unit = []
@@ -83,16 +83,36 @@ def _units(parts, ranks):
             if token.isdigit():
                 rank = next(rank_iter, None)
                 if rank is not None:
-                    unit.append(rank)
+                    unit.append((int(token),) + rank)
             else:
                 unit.append(_names.canonical_module_token(token))
         if not unit:
             continue
-        if units and all(isinstance(x, int) for x in unit):
+        if units and all(isinstance(x, tuple) for x in unit):
             units[-1] = units[-1] + tuple(unit)
         else:
             units.append(tuple(unit))
     return tuple(units)
+
+
+def _same_unit(a, b):
+    """Modules named alike: the same words, and numbers equal in value ('norm_1' is 'norm.1') or in rank
+    among as many siblings ('conv1' of conv1, conv2 is 'conv_0' of conv_0, conv_1)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if isinstance(x, tuple) != isinstance(y, tuple):
+            return False
+        if isinstance(x, tuple) and not (x[0] == y[0] or x[1:] == y[1:]):
+            return False
+        if not isinstance(x, tuple) and x != y:
+            return False
+    return True
+
+
+def _raw_units(units):
+    """Units with plain numbers, to look up names that are written alike."""
+    return tuple(tuple(x[0] if isinstance(x, tuple) else x for x in unit) for unit in units)
 
 
 def _suffix_distance(a, b):
@@ -102,7 +122,7 @@ def _suffix_distance(a, b):
         return 0.0 if not a and not b else 1.0
     common = 0
     for x, y in zip(reversed(a), reversed(b)):
-        if x != y:
+        if not _same_unit(x, y):
             break
         common += 1
     if common < 2 and not common == len(a) == len(b):
@@ -127,8 +147,7 @@ class LeafEvidence:
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
         ranks = _normalised_indices(leaves)
         self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
-        self.module_sequence = [_units(leaf.parts[:-1], [r[0] if r else None for r in leaf_ranks])
-                                for leaf, leaf_ranks in zip(leaves, ranks)]
+        self.module_sequence = [_units(leaf.parts[:-1], leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
         self.ordered = order_is_informative(leaves)
         self.sequence = [leaf.index for leaf in leaves]
         # Half of the position is among all leaves, half among leaves of the same kind (weights among
@@ -172,13 +191,14 @@ def _name_anchors(my, their):
     def index(side):
         by_full, by_suffix = defaultdict(list), defaultdict(list)
         for k, (units, leaf) in enumerate(zip(side.module_sequence, side.leaf_name)):
+            units = _raw_units(units)
             by_full[(units, leaf)].append(k)
             for start in range(len(units) + 1):
                 by_suffix[(units[start:], leaf)].append(k)
         return by_full, by_suffix
 
     def partners(side, k, other_full, other_suffix):
-        units, leaf = side.module_sequence[k], side.leaf_name[k]
+        units, leaf = _raw_units(side.module_sequence[k]), side.leaf_name[k]
         found = set(other_full.get((units, leaf), ()))
         if len(units) >= 2:
             found.update(other_suffix.get((units, leaf), ()))
