@@ -2,7 +2,7 @@
 
 import networkx as nx
 
-from ._cost_graph import FEATURE_WEIGHTS, my_node, their_node
+from ._cost_graph import FEATURE_WEIGHTS
 from ._errors import AmbiguityError
 from ._names import natural_key, shortest_distinguishing
 
@@ -193,5 +193,3 @@ def layout_ambiguity_error(my_leaf, their_leaf, conflicting):
     )
     return AmbiguityError(message, [((my_leaf.name,), (their_leaf.name,))], [])
 
-
-__all__ = ["ambiguity_error", "layout_ambiguity_error", "my_node", "their_node"]

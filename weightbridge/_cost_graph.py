@@ -130,6 +130,9 @@ def _suffix_distance(a, b):
     return 1.0 - common / max(len(a), len(b))
 
 
+_EQUAL_WEIGHTS = defaultdict(lambda: 1.0)
+
+
 def _weighted_jaccard(a, b, weight):
     union = a | b
     if not union:
@@ -149,13 +152,12 @@ class LeafEvidence:
         self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
         self.module_sequence = [_units(leaf.parts[:-1], leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
         self.ordered = order_is_informative(leaves)
-        self.sequence = [leaf.index for leaf in leaves]
         # Half of the position is among all leaves, half among leaves of the same kind (weights among
         # weights, biases among biases): the latter survives implementations that keep some kinds apart
         # (Flax's batch_stats collection). On a grid of 1/1000, the solver's resolution, sums of
         # position differences are exact, so assignments that order cannot tell apart tie exactly.
         total = max(len(leaves) - 1, 1)
-        self.position = [k / total / 2 for k in self.sequence]
+        self.position = [leaf.index / total / 2 for leaf in leaves]
         by_kind = defaultdict(list)
         for k, kind in enumerate(self.leaf_name):
             by_kind[kind].append(k)
@@ -221,7 +223,7 @@ def _name_anchors(my, their):
 def order_concordance(my, their):
     """How far the two enumeration orders agree on the leaves named alike on both sides (Kendall's
     concordance: 1 = same order). With fewer than three such anchors it is taken as 1."""
-    anchors = sorted((my.sequence[i], their.sequence[j]) for i, j in _name_anchors(my, their))
+    anchors = sorted(_name_anchors(my, their))
     if len(anchors) < 3:
         return 1.0
     _, inversions = _inversions([j for _, j in anchors])
@@ -233,7 +235,7 @@ def features(my, i, their, j, token_weight, transform):
     if my.leaf_name[i] == their.leaf_name[j]:
         leaf = 0.0
     else:
-        leaf = 1.0 - _weighted_jaccard(my.leaf_tokens[i], their.leaf_tokens[j], defaultdict(lambda: 1.0))
+        leaf = 1.0 - _weighted_jaccard(my.leaf_tokens[i], their.leaf_tokens[j], _EQUAL_WEIGHTS)
     return {
         "leaf_name": leaf,
         "module_name": 1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),

@@ -1,7 +1,6 @@
 """The pipeline: read leaves -> build the cost graph -> solve -> settle layouts -> mapping."""
 
 import dataclasses
-from collections import defaultdict
 
 from solver import solve_assignment
 
@@ -30,8 +29,6 @@ class Problem:
 
     my_leaves: list
     their_leaves: list
-    my_values: list
-    their_values: list
     my_treedef: object
     their_format: object
     my_format: object
@@ -44,8 +41,8 @@ def read_problem(their, my, *, in_format=None, out_format=None, in_separator=Non
     my_format = resolve_format(out_format, "out_format")
     in_separator = in_separator or infer_separator(their, "their")
     out_separator = out_separator or infer_separator(my, "my")
-    their_leaves, _, their_values = read_leaves(their, "their", in_separator)
-    my_leaves, my_treedef, my_values = read_leaves(my, "my", out_separator)
+    their_leaves, _, _ = read_leaves(their, "their", in_separator)
+    my_leaves, my_treedef, _ = read_leaves(my, "my", out_separator)
     hints = _check_hints(hints, my_leaves, their_leaves)
     options = {
         "in_format": in_format if isinstance(in_format, (str, type(None))) else repr(in_format),
@@ -54,7 +51,7 @@ def read_problem(their, my, *, in_format=None, out_format=None, in_separator=Non
         "out_separator": out_separator,
         "hints": [list(h) for h in hints],
     }
-    return Problem(my_leaves, their_leaves, my_values, their_values, my_treedef, their_format, my_format, hints, options)
+    return Problem(my_leaves, their_leaves, my_treedef, their_format, my_format, hints, options)
 
 
 def _check_hints(hints, my_leaves, their_leaves):
