@@ -41,7 +41,7 @@ def order_is_informative(leaves):
     return len(names) > 2 and names != sorted(names)
 
 
-def _normalised_indices(leaves):
+def normalised_indices(leaves):
     """Block indices ranked among their siblings, with the number of siblings: 'layer1.0.conv3' and
     'stages.0.layers.0.layer.2' both give ((0, 4), (0, 3), (2, 3))."""
     parsed = [_names.numbers(leaf.parts) for leaf in leaves]
@@ -140,18 +140,28 @@ def _weighted_jaccard(a, b, weight):
     return sum(weight[t] for t in a & b) / sum(weight[t] for t in union)
 
 
+def _interned(values):
+    """Equal values get equal small integers, which are quick to hash as keys of a pair."""
+    ids = {}
+    return [ids.setdefault(value, len(ids)) for value in values]
+
+
 class LeafEvidence:
     """What the names, indices and order of one side's leaves say, computed once per side."""
 
-    def __init__(self, leaves):
+    def __init__(self, leaves, ranks=None):
         self.leaves = leaves
         self.leaf_name = [_names.leaf_name(leaf.parts) for leaf in leaves]
         self.leaf_tokens = [_names.leaf_tokens(leaf.parts) for leaf in leaves]
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
-        ranks = _normalised_indices(leaves)
+        ranks = ranks or normalised_indices(leaves)
         self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
         self.module_sequence = [_units(leaf.parts[:-1], leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
         self.ordered = order_is_informative(leaves)
+        # Leaves that share a kind, a module or indices share the features that depend on them.
+        self.kind_id = _interned(self.leaf_name)
+        self.module_id = _interned((frozenset(tokens), sequence) for tokens, sequence in zip(self.module_tokens, self.module_sequence))
+        self.index_id = _interned(self.indices)
         # Half of the position is among all leaves, half among leaves of the same kind (weights among
         # weights, biases among biases): the latter survives implementations that keep some kinds apart
         # (Flax's batch_stats collection). On a grid of 1/1000, the solver's resolution, sums of
@@ -165,6 +175,15 @@ class LeafEvidence:
             n = max(len(members) - 1, 1)
             for rank, k in enumerate(members):
                 self.position[k] = round((self.position[k] + rank / n / 2) * 1000) / 1000
+
+
+def index_agreement(my_leaf, my_ranks, their_leaf, their_ranks):
+    """How well the block indices of two leaves agree: their ``name_suffix`` and ``block_index``
+    features, given each leaf's ranked indices (from ``normalised_indices``)."""
+    my_units, their_units = _units(my_leaf.parts[:-1], my_ranks), _units(their_leaf.parts[:-1], their_ranks)
+    my_indices = tuple(r for r in my_ranks if r is not None)
+    their_indices = tuple(r for r in their_ranks if r is not None)
+    return _suffix_distance(my_units, their_units), _index_distance(my_indices, their_indices)
 
 
 def _inversions(sequence):
@@ -189,18 +208,35 @@ def _inversions(sequence):
 def _name_anchors(my, their):
     """Pairs of leaves named alike on both sides: equal paths, or one path ends with the other in at least
     two units (so 'params/blocks/0/norm1' matches 'blocks.0.norm1'), equal parameter names, and neither
-    has another such partner."""
+    has another such partner. Numbers are compared by value, and apart from that by rank among as many
+    siblings ('conv1' of conv1, conv2 is 'conv_0' of conv_0, conv_1); a leaf the two readings give
+    different partners is no anchor."""
+    found = {}
+    for spelling in (_raw_units, _ranked_units):
+        for i, j in _anchors_spelled(my, their, spelling):
+            found.setdefault(i, set()).add(j)
+    anchors = [(i, js.pop()) for i, js in found.items() if len(js) == 1]
+    partners = Counter(j for _, j in anchors)
+    return [(i, j) for i, j in anchors if partners[j] == 1]
+
+
+def _ranked_units(units):
+    """Units with each number as its rank among its siblings, to look up names numbered differently."""
+    return tuple(tuple(x[1:] if isinstance(x, tuple) else x for x in unit) for unit in units)
+
+
+def _anchors_spelled(my, their, spelling):
     def index(side):
         by_full, by_suffix = defaultdict(list), defaultdict(list)
         for k, (units, leaf) in enumerate(zip(side.module_sequence, side.leaf_name)):
-            units = _raw_units(units)
+            units = spelling(units)
             by_full[(units, leaf)].append(k)
             for start in range(len(units) + 1):
                 by_suffix[(units[start:], leaf)].append(k)
         return by_full, by_suffix
 
     def partners(side, k, other_full, other_suffix):
-        units, leaf = _raw_units(side.module_sequence[k]), side.leaf_name[k]
+        units, leaf = spelling(side.module_sequence[k]), side.leaf_name[k]
         found = set(other_full.get((units, leaf), ()))
         if len(units) >= 2:
             found.update(other_suffix.get((units, leaf), ()))
@@ -220,28 +256,64 @@ def _name_anchors(my, their):
     return anchors
 
 
+def _shape_anchors(my, their):
+    """Pairs of leaves that are the only ones of their size and kind of number on both sides: whatever
+    the names say, they can only be each other's partner."""
+    def classes(side):
+        found = defaultdict(list)
+        for k, leaf in enumerate(side.leaves):
+            found[(leaf.size, leaf.dtype_kind)].append(k)
+        return found
+
+    mine, theirs = classes(my), classes(their)
+    return [(members[0], theirs[key][0]) for key, members in mine.items() if len(members) == 1 and len(theirs.get(key, ())) == 1]
+
+
 def order_concordance(my, their):
-    """How far the two enumeration orders agree on the leaves named alike on both sides (Kendall's
-    concordance: 1 = same order). With fewer than three such anchors it is taken as 1."""
-    anchors = sorted(_name_anchors(my, their))
-    if len(anchors) < 3:
+    """How far the two enumeration orders agree on the leaves that must be partners: named alike on
+    both sides, or alone of their size (Kendall's concordance: 1 = same order). With fewer than two
+    such anchors it is taken as 1."""
+    anchors = dict(_shape_anchors(my, their))
+    anchors.update(_name_anchors(my, their))
+    anchors = sorted(anchors.items())
+    if len(anchors) < 2:
         return 1.0
     _, inversions = _inversions([j for _, j in anchors])
     return 1.0 - inversions / (len(anchors) * (len(anchors) - 1) / 2)
 
 
-def features(my, i, their, j, token_weight, transform):
-    """The named features of pairing my leaf i with their leaf j, each in [0, 1]."""
-    if my.leaf_name[i] == their.leaf_name[j]:
-        leaf = 0.0
-    else:
-        leaf = 1.0 - _weighted_jaccard(my.leaf_tokens[i], their.leaf_tokens[j], _EQUAL_WEIGHTS)
+def features(my, i, their, j, token_weight, transform, seen):
+    """The named features of pairing my leaf i with their leaf j, each in [0, 1]. The name features
+    depend only on the leaves' kinds, modules and indices, which repeat: `seen` keeps them, one dict each."""
+    seen_kinds, seen_modules, seen_indices = seen
+    key = (my.kind_id[i], their.kind_id[j])
+    leaf = seen_kinds.get(key)
+    if leaf is None:
+        if my.leaf_name[i] == their.leaf_name[j]:
+            leaf = 0.0
+        else:
+            leaf = 1.0 - _weighted_jaccard(my.leaf_tokens[i], their.leaf_tokens[j], _EQUAL_WEIGHTS)
+        seen_kinds[key] = leaf
+    key = (my.module_id[i], their.module_id[j])
+    module = seen_modules.get(key)
+    if module is None:
+        module = seen_modules[key] = (
+            1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),
+            _suffix_distance(my.module_sequence[i], their.module_sequence[j]),
+        )
+    ordered = my.ordered and their.ordered
+    block_index = 0.0
+    if not ordered:
+        key = (my.index_id[i], their.index_id[j])
+        block_index = seen_indices.get(key)
+        if block_index is None:
+            block_index = seen_indices[key] = _index_distance(my.indices[i], their.indices[j])
     return {
         "leaf_name": leaf,
-        "module_name": 1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),
-        "name_suffix": _suffix_distance(my.module_sequence[i], their.module_sequence[j]),
-        "block_index": 0.0 if my.ordered and their.ordered else _index_distance(my.indices[i], their.indices[j]),
-        "order": abs(my.position[i] - their.position[j]) if my.ordered and their.ordered else 0.0,
+        "module_name": module[0],
+        "name_suffix": module[1],
+        "block_index": block_index,
+        "order": abs(my.position[i] - their.position[j]) if ordered else 0.0,
         "layout_change": transform.price,
         "structure": 0.0,
         "layout_consistency": 0.0,
@@ -267,30 +339,37 @@ def allowed_by_hints(my_leaf, their_leaf, hints):
     return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints)
 
 
-def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=()):
+def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_counts=None, their_counts=None,
+                     my_ranks=None, their_ranks=None):
     """The bipartite cost graph the solver sees.
 
     Nodes are ``("my", i)`` and ``("their", j)`` with the leaf's name, shape and dtype. An edge
     exists where the dtypes are of one kind and a layout transform makes the shapes equal; it
     carries ``cost``, the individual feature values, ``transform`` (an einx expression) and
     ``layouts`` (every layout that fits; more than one means the axis order is still open).
+    When leaves stand for templates, ``my_counts``/``their_counts`` give how many leaves each
+    stands for (node attribute ``instances``); only leaves of equal counts are joined, and
+    ``my_ranks``/``their_ranks`` are their block indices ranked among all the leaves they stand for.
     """
-    my, their = LeafEvidence(my_leaves), LeafEvidence(their_leaves)
+    my_counts = my_counts or [1] * len(my_leaves)
+    their_counts = their_counts or [1] * len(their_leaves)
+    my, their = LeafEvidence(my_leaves, my_ranks), LeafEvidence(their_leaves, their_ranks)
     if my.ordered and their.ordered and order_concordance(my, their) < MIN_CONCORDANCE:
         my.ordered = their.ordered = False
     token_weight = _token_weights(my, their)
     graph = nx.Graph()
     for i, leaf in enumerate(my_leaves):
-        graph.add_node(my_node(i), side="my", name=leaf.name, shape=leaf.shape, dtype=leaf.dtype, bipartite=0)
+        graph.add_node(my_node(i), side="my", name=leaf.name, shape=leaf.shape, dtype=leaf.dtype, instances=my_counts[i], bipartite=0)
     for j, leaf in enumerate(their_leaves):
-        graph.add_node(their_node(j), side="their", name=leaf.name, shape=leaf.shape, dtype=leaf.dtype, aliases=leaf.aliases, bipartite=1)
+        graph.add_node(their_node(j), side="their", name=leaf.name, shape=leaf.shape, dtype=leaf.dtype, aliases=leaf.aliases,
+                       instances=their_counts[j], bipartite=1)
 
     by_size = defaultdict(list)
     for j, leaf in enumerate(their_leaves):
-        by_size[(leaf.size, leaf.dtype_kind)].append(j)
-    transform_cache = {}
+        by_size[(leaf.size, leaf.dtype_kind, their_counts[j])].append(j)
+    transform_cache, seen = {}, ({}, {}, {})
     for i, my_leaf in enumerate(my_leaves):
-        for j in by_size.get((my_leaf.size, my_leaf.dtype_kind), ()):
+        for j in by_size.get((my_leaf.size, my_leaf.dtype_kind, my_counts[i]), ()):
             their_leaf = their_leaves[j]
             if hints and not allowed_by_hints(my_leaf, their_leaf, hints):
                 continue
@@ -307,7 +386,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             if not transforms:
                 continue
             transform = min(transforms, key=lambda t: t.price)
-            values = features(my, i, their, j, token_weight, transform)
+            values = features(my, i, their, j, token_weight, transform, seen)
             graph.add_edge(
                 my_node(i), their_node(j),
                 cost=edge_cost(values), transform=transform.expression, layouts=tuple(transforms), **values,
@@ -347,25 +426,36 @@ def nearest_evidence(evidence, parts):
 def add_structure(graph, my_leaves, their_leaves, assignment):
     """Sets the features that need a first solution, from its confident pairs (margin >= CONFIDENT_MARGIN):
     ``structure``, a candidate costs more when the confident partners of its module's other weights
-    sit in other modules than the candidate (schema matching's structural context, cf. Cupid and
-    Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
+    sit in other modules than the candidate, on either side (schema matching's structural context,
+    cf. Cupid and Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
     agrees with the layouts that untied weights of its kind around it prove. Returns whether any
     edge changed."""
     def parent(leaf):
         return leaf.parts[:-1]
 
     confident = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] >= CONFIDENT_MARGIN]
-    partner_parents = defaultdict(set)
+    # For each module, where the confident partners of its weights sit, counted, so that a weight's
+    # own pairing can be left out: only its module's other weights speak for or against a candidate.
+    partner_parents, their_partner_parents, own = defaultdict(Counter), defaultdict(Counter), {}
     for m, t in confident:
-        partner_parents[parent(my_leaves[m[1]])].add(parent(their_leaves[t[1]]))
+        my_parent, their_parent = parent(my_leaves[m[1]]), parent(their_leaves[t[1]])
+        partner_parents[my_parent][their_parent] += 1
+        their_partner_parents[their_parent][my_parent] += 1
+        own[m], own[t] = their_parent, my_parent
+
+    def others(counts, node):
+        return {where for where, count in counts.items() if count - (own.get(node) == where) > 0}
+
     # Any untied pair may prove a layout: a wrong partner of the same kind would prove the same one.
     untied = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] > 0]
     evidence = layout_evidence(untied, graph, my_leaves, their_leaves)
     changed = False
     for u, v, data in graph.edges(data=True):
         m, t = (u, v) if u[0] == "my" else (v, u)
-        known = partner_parents.get(parent(my_leaves[m[1]]))
-        values = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}
+        my_parent, their_parent = parent(my_leaves[m[1]]), parent(their_leaves[t[1]])
+        known, their_known = others(partner_parents[my_parent], m), others(their_partner_parents[their_parent], t)
+        elsewhere = (known and their_parent not in known) or (their_known and my_parent not in their_known)
+        values = {"structure": 1.0 if elsewhere else 0.0, "layout_consistency": 0.0}
         if proves_layout(their_leaves[t[1]].shape):
             seen = next(nearest_evidence(evidence, my_leaves[m[1]].parts), set())
             if seen and not any(all(compatible(l.layout, e) for e in seen) for l in data["layouts"]):
