@@ -73,7 +73,7 @@ def adapt(their, my, *, in_format=None, out_format=None, in_separator=None, out_
     path = _resolve_cache(cache, sys._getframe(1).f_code.co_filename) if cache is not None else None
     mapping = _cached_mapping(path, problem, options, say) if path else None
     if mapping is None:
-        mapping, assignment = solve_problem(problem, ignore_unmatched_inputs=ignore_unmatched_inputs,
+        mapping = solve_problem(problem, ignore_unmatched_inputs=ignore_unmatched_inputs,
                                             ignore_unmatched_outputs=ignore_unmatched_outputs)
         mapping = Mapping(mapping.pairs, mapping.my_signature, mapping.their_signature, options, mapping.unmatched_my,
                           mapping.unmatched_their, mapping.graph, mapping.treedef, mapping.my_aliases)

@@ -158,8 +158,8 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
         # Rows are pairs of the proposed pairing; their weights left over follow.
         partners = [pairing.get(n) for n in mine]
         theirs = [t for t in partners if t is not None] + [t for t in theirs if t not in partners]
-        left = [f"{my_leaves[n[1]].name} {my_leaves[n[1]].shape}" for n in mine]
-        right = [f"{their_leaves[n[1]].name} {their_leaves[n[1]].shape}" for n in theirs]
+        left = [_row(my_leaves[n[1]], graph.nodes[n]) for n in mine]
+        right = [_row(their_leaves[n[1]], graph.nodes[n]) for n in theirs]
         width = max(len("my"), *(len(x) for x in left))
         rows = [f"    {'my':<{width}}   their"]
         for k in range(max(len(left), len(right))):
@@ -182,6 +182,12 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
         (tuple(my_leaves[n[1]].name for n in mine), tuple(their_leaves[n[1]].name for n in theirs)) for mine, theirs in groups
     ]
     return AmbiguityError(message, named_groups, all_hints)
+
+
+def _row(leaf, node):
+    """A leaf as a row of the table; a leaf that stands for a template says how many it stands for."""
+    more = node.get("instances", 1) - 1
+    return f"{leaf.name} {leaf.shape}" + (f" and {more} more alike" if more else "")
 
 
 def layout_ambiguity_error(my_leaf, their_leaf, conflicting):

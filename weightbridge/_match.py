@@ -7,13 +7,14 @@ from solver import solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
 from ._cost_graph import (
-    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, layout_evidence, my_node, nearest_evidence,
-    order_is_informative, their_node,
+    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, index_agreement, layout_evidence, my_node,
+    nearest_evidence, normalised_indices, order_is_informative, their_node,
 )
-from ._errors import DtypeError, HintError, ShapeError, UnmatchedError
+from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
 from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
+from ._templates import checked_members, fold, representatives, worth_folding
 from ._transforms import candidate_transforms, compatible
 
 # Margins up to this are ties (costs are compared at a resolution of 0.001). Without enumeration
@@ -21,6 +22,9 @@ from ._transforms import candidate_transforms, compatible
 TOLERANCE = 0.0
 TOLERANCE_WITHOUT_ORDER = 0.25
 NEAREST_SHOWN = 3
+# Up to this many leaves (both sides), a problem that templates cannot settle is solved leaf by leaf,
+# which sees every index; beyond it, the leaf-level cost graph would take minutes.
+LEAF_LEVEL_LIMIT = 4000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +38,10 @@ class Problem:
     my_format: object
     hints: tuple
     options: dict
+    # For a folded problem: the number of leaves each leaf stands for, per side (only equal counts
+    # pair), and each leaf's block indices ranked among all leaves, as the unfolded problem ranks them.
+    counts: tuple = None
+    ranks: tuple = None
 
 
 def read_problem(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(), **_):
@@ -69,9 +77,12 @@ def _check_hints(hints, my_leaves, their_leaves):
 
 
 def graph_of(problem, hints=None):
+    my_counts, their_counts = problem.counts or (None, None)
+    my_ranks, their_ranks = problem.ranks or (None, None)
     return build_cost_graph(
         problem.their_leaves, problem.my_leaves, their_format=problem.their_format, my_format=problem.my_format,
-        hints=problem.hints if hints is None else hints,
+        hints=problem.hints if hints is None else hints, my_counts=my_counts, their_counts=their_counts,
+        my_ranks=my_ranks, their_ranks=their_ranks,
     )
 
 
@@ -179,8 +190,142 @@ def _runner_up(graph, m, t):
 
 
 def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False):
-    """Runs the pipeline on a read problem and returns (mapping, assignment)."""
-    graph, assignment = solve_with_structure(problem)
+    """Runs the pipeline on a read problem and returns the mapping: on its templates where the leaves
+    repeat, else (or when templates cannot settle a problem small enough) leaf by leaf."""
+    folded = fold_problem(problem)
+    if folded is None:
+        return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
+    small_enough = len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT
+    try:
+        small = _solve_leaves(folded.problem, ignore_unmatched_inputs, ignore_unmatched_outputs, folded.solution)
+        return unfold(small, folded, problem)
+    except AmbiguityError as ambiguous:
+        if not small_enough:
+            raise
+        # Every index may add the evidence the templates lack; where it does not, the templates'
+        # error stands if its hints follow the templates (then they settle them).
+        solution = solve_with_structure(problem)
+        if solution[1].alternatives and _hints_follow_templates(ambiguous.hints, problem.my_leaves, folded.my_templates, "my") \
+                and _hints_follow_templates(ambiguous.hints, problem.their_leaves, folded.their_templates, "their"):
+            raise ambiguous from None
+        return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution)
+    except WeightbridgeError:
+        if not small_enough:
+            raise
+        return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Folded:
+    """A problem on templates: one representative leaf per template, and the templates of each side."""
+
+    problem: Problem
+    my_templates: list
+    their_templates: list
+    solution: tuple
+
+
+def _hints_follow_templates(hints, leaves, templates, side):
+    """Whether every hint says the same of all members of each template (else indices must decide)."""
+    for template in templates:
+        for hint in hints:
+            needle = hint[0] if side == "my" else hint[1]
+            said = {any(needle in name for name in (leaves[k].name,) + leaves[k].aliases) for k in template.members}
+            if len(said) > 1:
+                return False
+    return True
+
+
+def fold_problem(problem):
+    """The problem on templates, solved, or None where the leaves do not repeat enough to pay. Templates
+    left without a partner (one side repeats what the other names apart) are split into their leaves
+    and the small problem is solved again."""
+    apart = {"my": set(), "their": set()}
+    ranks = {"my": None, "their": None}
+    while True:
+        my_templates = fold(problem.my_leaves, apart["my"])
+        their_templates = fold(problem.their_leaves, apart["their"])
+        if not worth_folding(problem.my_leaves, problem.their_leaves, my_templates, their_templates):
+            return None
+        if problem.hints and not (_hints_follow_templates(problem.hints, problem.my_leaves, my_templates, "my")
+                                  and _hints_follow_templates(problem.hints, problem.their_leaves, their_templates, "their")):
+            return None
+        if ranks["my"] is None:
+            ranks = {"my": normalised_indices(problem.my_leaves), "their": normalised_indices(problem.their_leaves)}
+        small = dataclasses.replace(
+            problem,
+            my_leaves=representatives(problem.my_leaves, my_templates),
+            their_leaves=representatives(problem.their_leaves, their_templates),
+            counts=([t.count for t in my_templates], [t.count for t in their_templates]),
+            ranks=([ranks["my"][t.members[0]] for t in my_templates], [ranks["their"][t.members[0]] for t in their_templates]),
+        )
+        graph, assignment = solve_with_structure(small)
+        split = False
+        for side, nodes, templates in (("my", assignment.unmatched_left, my_templates), ("their", assignment.unmatched_right, their_templates)):
+            for node in nodes:
+                if templates[node[1]].count > 1:
+                    apart[side].update(templates[node[1]].members)
+                    split = True
+        for m, t in assignment.pairs.items():
+            mine, theirs = my_templates[m[1]], their_templates[t[1]]
+            if mine.count > 1 and not _members_agree(problem, ranks, mine, theirs):
+                apart["my"].update(mine.members)
+                apart["their"].update(theirs.members)
+                split = True
+        if not split:
+            return Folded(small, my_templates, their_templates, (graph, assignment))
+
+
+def _members_agree(problem, ranks, mine, theirs):
+    """Whether the members of two matched templates, paired in sorted order, have indices that agree as
+    well as their first members do. They do not where the two sides repeat along different indices
+    ('blocks.{}.conv1' against 'blocks1.conv_{}'): then the templates must be split."""
+    def agreement(k):
+        m, t = mine.members[k], theirs.members[k]
+        return index_agreement(problem.my_leaves[m], ranks["my"][m], problem.their_leaves[t], ranks["their"][t])
+
+    first = agreement(0)
+    return all(agreement(k) == first for k in checked_members(mine.count))
+
+
+def unfold(small, folded, problem):
+    """The mapping of templates spelled out leaf by leaf: the members of two matched templates pair
+    in the sorted order of their indices, and each pair carries its template pair's evidence."""
+    my_template = {leaf.name: t for leaf, t in zip(folded.problem.my_leaves, folded.my_templates)}
+    their_template = {leaf.name: t for leaf, t in zip(folded.problem.their_leaves, folded.their_templates)}
+    my_leaves, their_leaves = problem.my_leaves, problem.their_leaves
+
+    def their_member(name, k):
+        template = their_template[name]
+        return their_leaves[template.members[min(k, template.count - 1)]].name
+
+    pairs = []
+    for pair in small.pairs:
+        sources = [their_template[name] for name in pair.their]
+        for k, m in enumerate(my_template[pair.my].members):
+            pairs.append((m, dataclasses.replace(
+                pair,
+                my=my_leaves[m].name,
+                their=tuple(their_leaves[t.members[k]].name for t in sources),
+                runner_up=their_member(pair.runner_up, k) if pair.runner_up else None,
+            )))
+    pairs.sort(key=lambda item: item[0])
+    return Mapping(
+        pairs=tuple(pair for _, pair in pairs),
+        my_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in my_leaves),
+        their_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in their_leaves),
+        options=problem.options,
+        unmatched_my=tuple(my_leaves[m].name for m in sorted(m for name in small.unmatched_my for m in my_template[name].members)),
+        unmatched_their=tuple(their_leaves[t].name for t in sorted(t for name in small.unmatched_their for t in their_template[name].members)),
+        graph=small.graph,
+        treedef=problem.my_treedef,
+        my_aliases={leaf.name: leaf.aliases for leaf in my_leaves if leaf.aliases},
+    )
+
+
+def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution=None):
+    """Runs the pipeline on a read problem, one node per leaf; `solution` is its (graph, assignment) if known."""
+    graph, assignment = solution or solve_with_structure(problem)
     check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatched_outputs)
     if assignment.alternatives:
         raise ambiguity_error(
@@ -217,7 +362,7 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
         treedef=problem.my_treedef,
         my_aliases={leaf.name: leaf.aliases for leaf in problem.my_leaves if leaf.aliases},
     )
-    return mapping, assignment
+    return mapping
 
 
 MAX_HINTS_SETTLED = 16
@@ -267,8 +412,7 @@ def match(their, my, *, in_format=None, out_format=None, in_separator=None, out_
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
-    mapping, _ = solve_problem(problem, ignore_unmatched_inputs=ignore_unmatched_inputs, ignore_unmatched_outputs=ignore_unmatched_outputs)
-    return mapping
+    return solve_problem(problem, ignore_unmatched_inputs=ignore_unmatched_inputs, ignore_unmatched_outputs=ignore_unmatched_outputs)
 
 
 def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=()):
@@ -277,7 +421,9 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     Nodes are ``("my", i)`` and ``("their", j)`` with attributes ``name``, ``shape``, ``dtype``.
     Each edge is a candidate pair with ``cost`` (lower is better), the feature values that make it
     (``leaf_name``, ``module_name``, ``block_index``, ``order``, ``layout_change``; see
-    ``weightbridge.FEATURE_WEIGHTS``) and ``transform`` (the einx expression).
+    ``weightbridge.FEATURE_WEIGHTS``) and ``transform`` (the einx expression). Where the weights
+    repeat over layers or experts, a node stands for a template: its first weight is named, and
+    ``instances`` says how many weights it stands for (1 for a single weight).
 
     Example:
         >>> g = weightbridge.cost_graph(their, my)
@@ -286,5 +432,8 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
+    folded = fold_problem(problem)
+    if folded is not None:
+        return folded.solution[0]
     graph, _ = solve_with_structure(problem)
     return graph
