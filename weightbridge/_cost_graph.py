@@ -1,5 +1,6 @@
 """Build the cost graph: one node per leaf, one edge per candidate pair, costs from named features."""
 
+import functools
 import math
 from collections import Counter, defaultdict
 
@@ -41,6 +42,13 @@ def order_is_informative(leaves):
     return len(names) > 2 and names != sorted(names)
 
 
+@functools.lru_cache(maxsize=65536)
+def _prefixes(template):
+    """The template up to each of its numbers: 'layer{}.{}.conv{}' -> 'layer{}', 'layer{}.{}', 'layer{}.{}.conv{}'."""
+    pieces = template.split("{}")
+    return tuple("{}".join(pieces[: k + 1]) for k in range(len(pieces) - 1))
+
+
 def normalised_indices(leaves):
     """Block indices ranked among their siblings, with the number of siblings: 'layer1.0.conv3' and
     'stages.0.layers.0.layer.2' both give ((0, 4), (0, 3), (2, 3))."""
@@ -48,8 +56,7 @@ def normalised_indices(leaves):
     seen = defaultdict(set)
     keys_of = []
     for values, template in parsed:
-        pieces = template.split("{}")
-        keys = [("{}".join(pieces[: k + 1]), values[:k]) for k in range(len(values))]
+        keys = [(prefix, values[:k]) for k, prefix in enumerate(_prefixes(template))]
         for key, value in zip(keys, values):
             seen[key].add(value)
         keys_of.append(keys)

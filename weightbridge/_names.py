@@ -1,5 +1,6 @@
 """Name evidence: tokens, synonyms and block indices taken from weight names."""
 
+import functools
 import re
 
 # Last path component: how frameworks name the same kind of parameter.
@@ -82,19 +83,25 @@ def leaf_tokens(name_parts):
 
 def numbers(name_parts):
     """The integers in a path with the template they sit in: 'layer1.0.conv3' -> ((1, 0, 3), 'layer{}.{}.conv{}')."""
-    values = []
-    template_parts = []
+    values, template_parts = [], []
     for part in name_parts:
-        pieces = _DIGITS.split(part)
-        template = []
-        for piece in pieces:
-            if piece.isdigit():
-                values.append(int(piece))
-                template.append("{}")
-            else:
-                template.append(piece)
-        template_parts.append("".join(template))
+        part_values, part_template = _part_numbers(part)
+        values.extend(part_values)
+        template_parts.append(part_template)
     return tuple(values), ".".join(template_parts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _part_numbers(part):
+    """One path part's integers and template; parts repeat across a checkpoint, so each is read once."""
+    values, template = [], []
+    for piece in _DIGITS.split(part):
+        if piece.isdigit():
+            values.append(int(piece))
+            template.append("{}")
+        else:
+            template.append(piece)
+    return tuple(values), "".join(template)
 
 
 def natural_key(name):
