@@ -1,45 +1,53 @@
-"""A real pair that needs a hint: transformers Llama weights in alphabetical order (as a safetensors file
-stores them) -> keras-hub Llama. keras-hub's `self_attention_layernorm` is the norm before attention,
-transformers' `input_layernorm`; by name it looks more like `post_attention_layernorm`, and without
-enumeration order nothing else tells them apart, so weightbridge refuses instead of guessing. Both layers
-repeat the same weights, so the refusal is about their template: each row stands for the norm of every layer."""
+"""Real pairs in alphabetical order, as a safetensors file stores them: without enumeration order,
+names and block indices must decide.
+
+transformers Llama -> keras-hub Llama: keras-hub's `self_attention_layernorm` is transformers'
+`input_layernorm` (the norm before attention, Meta's `attention_norm`) and `feedforward_layernorm`
+is `post_attention_layernorm`; weightbridge knows these roles, so no hint is needed.
+
+transformers BERT -> keras-hub BERT: both blocks have a dense output and a layer norm after
+attention and after the MLP, named `attention_output` / `feedforward_output_dense` and
+`self_attention_layer_norm` / `feedforward_layer_norm` in keras-hub, `attention.output.dense` /
+`output.dense` and `attention.output.LayerNorm` / `output.LayerNorm` in transformers. Names alone
+do not tell which is which, so weightbridge refuses, and two hints settle it."""
+
+import pytest
 
 import weightbridge
 from benchmarks.zoo.pairs import PAIRS
 from benchmarks.zoo.verify import verify
 
-PAIR = PAIRS["llama: transformers -> keras-hub"]
-
-MISSING = (
-    "    missing evidence: the parameter names (weight, bias, ...) are alike; the module paths end equally alike; "
-    "the block indices agree equally; the layouts fit equally well; no sibling weight pins their modules to each other; "
-    "their layouts agree equally with the weights around them; the enumeration order of their is alphabetical, so it is no evidence\n"
-)
+BERT = PAIRS["bert: transformers -> keras-hub"]
+HINTS = [("attention_output", "attention.output.dense"), ("self_attention_layer_norm", "attention.output.LayerNorm")]
 
 
 def alphabetical(their, my, hints=()):
     return weightbridge.adapt(dict(sorted(their.items())), my, hints=hints)
 
 
-def test_llama_layer_norms_need_a_hint_and_the_hint_fixes_them():
-    result = verify(PAIR, alphabetical)
+def test_llama_layer_norms_are_told_apart_by_their_roles():
+    result = verify(PAIRS["llama: transformers -> keras-hub"], alphabetical)
+    assert result.outcome == "correct", result.message
+
+
+def test_bert_output_projections_need_hints_and_the_hints_fix_them():
+    result = verify(BERT, alphabetical)
     assert result.outcome == "error"
-    assert result.message == (
-        "AmbiguityError: the mapping is not unique: 1 group of weights can be paired in more than one way "
-        "at costs within 0.25 of each other, too close to tell without enumeration order.\n"
-        "  group 1: 2 my and 2 their weights tie\n"
-        "    my                                                                          their\n"
-        "    transformer_layer_0/self_attention_layernorm/scale (64,) and 1 more alike   layers.0.post_attention_layernorm.weight (64,) and 1 more alike\n"
-        "    transformer_layer_0/feedforward_layernorm/scale (64,) and 1 more alike      layers.0.input_layernorm.weight (64,) and 1 more alike\n"
-        + MISSING
-        + "Say which weights correspond with hints (my_substring, their_substring); if the rows shown above are the right pairs:\n"
-        '  hints=[("self_attention_layernorm", "post")]'
-    )
-    fixed = verify(PAIR, alphabetical, hints=[("self_attention_layernorm", "input_layernorm")])
+    assert result.message.splitlines()[0] == (
+        "AmbiguityError: the mapping is not unique: 6 groups of weights can be paired in more than one way "
+        "at costs within 0.25 of each other, too close to tell without enumeration order.")
+    fixed = verify(BERT, alphabetical, hints=HINTS)
     assert fixed.outcome == "correct", fixed.message
     assert fixed.relative_error < 1e-4
 
 
+@pytest.mark.parametrize("hint", HINTS)
+def test_one_hint_alone_leaves_the_other_weights_tied(hint):
+    result = verify(BERT, alphabetical, hints=[hint])
+    assert result.outcome == "error"
+    assert result.message.startswith("AmbiguityError: the mapping is not unique")
+
+
 def test_in_enumeration_order_the_same_pair_needs_no_hint():
-    result = verify(PAIR, weightbridge.adapt)
+    result = verify(PAIRS["llama: transformers -> keras-hub"], weightbridge.adapt)
     assert result.outcome == "correct", result.message

@@ -1,5 +1,6 @@
 """Build the cost graph: one node per leaf, one edge per candidate pair, costs from named features."""
 
+import dataclasses
 import functools
 import math
 from collections import Counter, defaultdict
@@ -153,35 +154,62 @@ def _interned(values):
     return [ids.setdefault(value, len(ids)) for value in values]
 
 
-class LeafEvidence:
-    """What the names, indices and order of one side's leaves say, computed once per side."""
+@dataclasses.dataclass(frozen=True)
+class Folding:
+    """What each leaf of a folded problem stands for, as the unfolded problem sees its first member:
+    ``counts``, how many leaves it stands for (only equal counts pair); ``ranks``, its block indices
+    ranked among all leaves; ``positions``, its enumeration position among all leaves; ``ordered``,
+    whether the whole side's enumeration order is evidence."""
 
-    def __init__(self, leaves, ranks=None):
+    counts: list
+    ranks: list
+    positions: list
+    ordered: bool
+
+
+def folding(leaves, ranks, firsts, counts):
+    """The Folding of the leaves at positions `firsts` of `leaves`, each standing for `counts` leaves;
+    `ranks` are ``normalised_indices(leaves)``."""
+    positions = enumeration_positions(leaves, [_names.leaf_name(leaf.parts) for leaf in leaves])
+    return Folding(list(counts), [ranks[k] for k in firsts], [positions[k] for k in firsts], order_is_informative(leaves))
+
+
+def enumeration_positions(leaves, kinds):
+    """Half of the position is among all leaves, half among leaves of the same kind (weights among
+    weights, biases among biases): the latter survives implementations that keep some kinds apart
+    (Flax's batch_stats collection). On a grid of 1/1000, the solver's resolution, sums of position
+    differences are exact, so assignments that order cannot tell apart tie exactly."""
+    total = max(len(leaves) - 1, 1)
+    positions = [leaf.index / total / 2 for leaf in leaves]
+    by_kind = defaultdict(list)
+    for k, kind in enumerate(kinds):
+        by_kind[kind].append(k)
+    for members in by_kind.values():
+        n = max(len(members) - 1, 1)
+        for rank, k in enumerate(members):
+            positions[k] = round((positions[k] + rank / n / 2) * 1000) / 1000
+    return positions
+
+
+class LeafEvidence:
+    """What the names, indices and order of one side's leaves say, computed once per side; for a folded
+    problem, `folding` gives the indices and order of the leaves its leaves stand for."""
+
+    def __init__(self, leaves, folding=None):
         self.leaves = leaves
         self.leaf_name = [_names.leaf_name(leaf.parts) for leaf in leaves]
         self.leaf_tokens = [_names.leaf_tokens(leaf.parts) for leaf in leaves]
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
-        ranks = ranks or normalised_indices(leaves)
+        ranks = folding.ranks if folding else normalised_indices(leaves)
         self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
         self.module_sequence = [_units(leaf.parts[:-1], leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
-        self.ordered = order_is_informative(leaves)
+        self.ordered = folding.ordered if folding else order_is_informative(leaves)
         # Leaves that share a kind, a module or indices share the features that depend on them.
         self.kind_id = _interned(self.leaf_name)
         self.module_id = _interned((frozenset(tokens), sequence) for tokens, sequence in zip(self.module_tokens, self.module_sequence))
         self.index_id = _interned(self.indices)
-        # Half of the position is among all leaves, half among leaves of the same kind (weights among
-        # weights, biases among biases): the latter survives implementations that keep some kinds apart
-        # (Flax's batch_stats collection). On a grid of 1/1000, the solver's resolution, sums of
-        # position differences are exact, so assignments that order cannot tell apart tie exactly.
-        total = max(len(leaves) - 1, 1)
-        self.position = [leaf.index / total / 2 for leaf in leaves]
-        by_kind = defaultdict(list)
-        for k, kind in enumerate(self.leaf_name):
-            by_kind[kind].append(k)
-        for members in by_kind.values():
-            n = max(len(members) - 1, 1)
-            for rank, k in enumerate(members):
-                self.position[k] = round((self.position[k] + rank / n / 2) * 1000) / 1000
+        self.position = folding.positions if folding else enumeration_positions(leaves, self.leaf_name)
+        self.count = folding.counts if folding else [1] * len(leaves)
 
 
 def index_agreement(my_leaf, my_ranks, their_leaf, their_ranks):
@@ -332,11 +360,13 @@ def edge_cost(feature_values):
 
 
 def _token_weights(my, their):
-    """Rare module tokens say more than ones every leaf carries (inverse document frequency)."""
+    """Rare module tokens say more than ones every leaf carries (inverse document frequency), counted
+    over the leaves that folded leaves stand for (a template's members share its module tokens)."""
     counts = Counter()
-    for tokens in my.module_tokens + their.module_tokens:
-        counts.update(tokens)
-    total = len(my.module_tokens) + len(their.module_tokens)
+    for side in (my, their):
+        for tokens, count in zip(side.module_tokens, side.count):
+            counts.update({token: count for token in tokens})
+    total = sum(my.count) + sum(their.count)
     return defaultdict(lambda: math.log(total + 1), {t: math.log((total + 1) / c) + 1e-3 for t, c in counts.items()})
 
 
@@ -346,21 +376,19 @@ def allowed_by_hints(my_leaf, their_leaf, hints):
     return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints)
 
 
-def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_counts=None, their_counts=None,
-                     my_ranks=None, their_ranks=None):
+def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_folding=None, their_folding=None):
     """The bipartite cost graph the solver sees.
 
     Nodes are ``("my", i)`` and ``("their", j)`` with the leaf's name, shape and dtype. An edge
     exists where the dtypes are of one kind and a layout transform makes the shapes equal; it
     carries ``cost``, the individual feature values, ``transform`` (an einx expression) and
     ``layouts`` (every layout that fits; more than one means the axis order is still open).
-    When leaves stand for templates, ``my_counts``/``their_counts`` give how many leaves each
-    stands for (node attribute ``instances``); only leaves of equal counts are joined, and
-    ``my_ranks``/``their_ranks`` are their block indices ranked among all the leaves they stand for.
+    When leaves stand for templates, ``my_folding``/``their_folding`` (:class:`Folding`) say what
+    they stand for; node attribute ``instances`` is how many leaves, and only equal counts are joined.
     """
-    my_counts = my_counts or [1] * len(my_leaves)
-    their_counts = their_counts or [1] * len(their_leaves)
-    my, their = LeafEvidence(my_leaves, my_ranks), LeafEvidence(their_leaves, their_ranks)
+    my_counts = my_folding.counts if my_folding else [1] * len(my_leaves)
+    their_counts = their_folding.counts if their_folding else [1] * len(their_leaves)
+    my, their = LeafEvidence(my_leaves, my_folding), LeafEvidence(their_leaves, their_folding)
     if my.ordered and their.ordered and order_concordance(my, their) < MIN_CONCORDANCE:
         my.ordered = their.ordered = False
     token_weight = _token_weights(my, their)

@@ -7,7 +7,7 @@ from solver import solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
 from ._cost_graph import (
-    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, index_agreement, layout_evidence, my_node,
+    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, normalised_indices, order_is_informative, their_node,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
@@ -38,10 +38,8 @@ class Problem:
     my_format: object
     hints: tuple
     options: dict
-    # For a folded problem: the number of leaves each leaf stands for, per side (only equal counts
-    # pair), and each leaf's block indices ranked among all leaves, as the unfolded problem ranks them.
-    counts: tuple = None
-    ranks: tuple = None
+    # For a folded problem: what its leaves stand for, per side (my, their Folding).
+    folding: tuple = (None, None)
 
 
 def read_problem(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(), **_):
@@ -77,12 +75,10 @@ def _check_hints(hints, my_leaves, their_leaves):
 
 
 def graph_of(problem, hints=None):
-    my_counts, their_counts = problem.counts or (None, None)
-    my_ranks, their_ranks = problem.ranks or (None, None)
+    my_folding, their_folding = problem.folding
     return build_cost_graph(
         problem.their_leaves, problem.my_leaves, their_format=problem.their_format, my_format=problem.my_format,
-        hints=problem.hints if hints is None else hints, my_counts=my_counts, their_counts=their_counts,
-        my_ranks=my_ranks, their_ranks=their_ranks,
+        hints=problem.hints if hints is None else hints, my_folding=my_folding, their_folding=their_folding,
     )
 
 
@@ -256,8 +252,10 @@ def fold_problem(problem):
             problem,
             my_leaves=representatives(problem.my_leaves, my_templates),
             their_leaves=representatives(problem.their_leaves, their_templates),
-            counts=([t.count for t in my_templates], [t.count for t in their_templates]),
-            ranks=([ranks["my"][t.members[0]] for t in my_templates], [ranks["their"][t.members[0]] for t in their_templates]),
+            folding=(
+                folding(problem.my_leaves, ranks["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
+                folding(problem.their_leaves, ranks["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
+            ),
         )
         graph, assignment = solve_with_structure(small)
         split = False

@@ -32,6 +32,14 @@ MODULE_SYNONYMS = {
 }
 _MODULE_CANONICAL = {alias: canonical for canonical, aliases in MODULE_SYNONYMS.items() for alias in aliases}
 
+# Whole module names that say a transformer block's norms in other words: the norm before attention
+# and the norm before the MLP (Llama's input/post_attention_layernorm are Meta's attention/ffn_norm).
+NORM_ROLES = {
+    "attention_norm": ("attention_norm", "attn_norm", "input_layernorm", "self_attention_layernorm"),
+    "ffn_norm": ("ffn_norm", "post_attention_layernorm", "feedforward_layernorm", "ffw_norm"),
+}
+_ROLE_CANONICAL = {alias: canonical for canonical, aliases in NORM_ROLES.items() for alias in aliases}
+
 _SPLIT = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _DIGITS = re.compile(r"(\d+)")
@@ -39,6 +47,7 @@ _DIGITS = re.compile(r"(\d+)")
 
 def raw_tokens(text):
     """Lower-case word and number tokens: 'encoder_layer3.LayerNorm' -> encoder, layer, 3, layer, norm."""
+    text = _ROLE_CANONICAL.get(text.lower(), text)
     tokens = []
     for chunk in _SPLIT.split(text):
         for piece in _DIGITS.split(chunk):
