@@ -7,6 +7,7 @@ import networkx as nx
 
 from . import _names
 from ._formats import format_permutation, weight_kind
+from ._fusion import add_group_edges, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # How much each feature weighs in an edge's cost. Every feature lies in [0, 1].
@@ -19,12 +20,14 @@ FEATURE_WEIGHTS = {
     "layout_change": 1.0,
     "structure": 2.0,
     "layout_consistency": 1.0,
+    # Only edges to fused groups: how far the order inside the concatenation goes against the evidence.
+    "concat_order": 1.0,
 }
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
 # the same order; otherwise modules were defined in another order and names must decide.
 MIN_CONCORDANCE = 0.95
 # Leaving a leaf without a partner costs more than any edge, so the most pairs win first.
-UNMATCHED_COST = sum(FEATURE_WEIGHTS.values())
+UNMATCHED_COST = sum(weight for name, weight in FEATURE_WEIGHTS.items() if name != "concat_order")
 
 
 def my_node(i):
@@ -245,6 +248,7 @@ def features(my, i, their, j, token_weight, transform):
         "layout_change": transform.price,
         "structure": 0.0,
         "layout_consistency": 0.0,
+        "concat_order": 0.0,
     }
 
 
@@ -262,9 +266,10 @@ def _token_weights(my, their):
 
 
 def allowed_by_hints(my_leaf, their_leaf, hints):
-    """A hint (a, b) holds when `my` contains a exactly when its partner contains b."""
+    """A hint (a, b) holds when `my` contains a exactly when its partner contains b (hints on the order
+    inside a concatenation concern fused groups only)."""
     their_names = (their_leaf.name,) + their_leaf.aliases
-    return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints)
+    return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints if not order_is_hinted((a, b)))
 
 
 def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=()):
@@ -315,6 +320,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     graph.graph["ordered"] = my.ordered and their.ordered
     if my.ordered and their.ordered:
         _add_local_order(graph)
+    add_group_edges(graph, my, their, token_weight, hints)
     return graph
 
 
@@ -326,6 +332,8 @@ def layout_evidence(pairs, graph, my_leaves, their_leaves):
     """For every (kind, enclosing module), the layouts that pairs with a single fitting layout prove."""
     evidence = defaultdict(set)
     for m, t in pairs:
+        if is_group(m) or is_group(t):
+            continue
         layouts = graph.edges[m, t]["layouts"]
         if len(layouts) != 1 or not proves_layout(their_leaves[t[1]].shape):
             continue
@@ -354,15 +362,18 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     def parent(leaf):
         return leaf.parts[:-1]
 
-    confident = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] >= CONFIDENT_MARGIN]
+    one_to_one = [(m, t) for m, t in assignment.pairs.items() if not (is_group(m) or is_group(t))]
+    confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
     partner_parents = defaultdict(set)
     for m, t in confident:
         partner_parents[parent(my_leaves[m[1]])].add(parent(their_leaves[t[1]]))
     # Any untied pair may prove a layout: a wrong partner of the same kind would prove the same one.
-    untied = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] > 0]
+    untied = [(m, t) for m, t in one_to_one if assignment.margins[m] > 0]
     evidence = layout_evidence(untied, graph, my_leaves, their_leaves)
     changed = False
     for u, v, data in graph.edges(data=True):
+        if "group" in data:
+            continue
         m, t = (u, v) if u[0] == "my" else (v, u)
         known = partner_parents.get(parent(my_leaves[m[1]]))
         values = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}

@@ -12,6 +12,7 @@ from ._cost_graph import (
 )
 from ._errors import DtypeError, HintError, ShapeError, UnmatchedError
 from ._formats import resolve_format
+from ._fusion import fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
 from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
 from ._transforms import candidate_transforms, compatible
@@ -60,10 +61,12 @@ def _check_hints(hints, my_leaves, their_leaves):
         if not (isinstance(hint, (tuple, list)) and len(hint) == 2 and all(isinstance(s, str) and s for s in hint)):
             raise HintError(f"a hint is a pair of non-empty strings (my_substring, their_substring), got {hint!r}")
         a, b = hint
-        if not any(a in leaf.name for leaf in my_leaves):
-            raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {a!r}")
-        if not any(b in name for leaf in their_leaves for name in (leaf.name,) + leaf.aliases):
-            raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {b!r}")
+        for piece in a.split(" + ") if order_is_hinted(hint) else [a]:
+            if not any(piece in leaf.name for leaf in my_leaves):
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {piece!r}")
+        for piece in b.split(" + ") if order_is_hinted(hint) else [b]:
+            if not any(piece in name for leaf in their_leaves for name in (leaf.name,) + leaf.aliases):
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {piece!r}")
         checked.append((a, b))
     return tuple(checked)
 
@@ -85,8 +88,8 @@ def solve_with_structure(problem, hints=None):
 
 
 def solve(problem, graph):
-    my_nodes = [my_node(i) for i in range(len(problem.my_leaves))]
-    their_nodes = [their_node(j) for j in range(len(problem.their_leaves))]
+    my_nodes = [my_node(i) for i in range(len(problem.my_leaves))] + group_nodes(graph, "my")
+    their_nodes = [their_node(j) for j in range(len(problem.their_leaves))] + group_nodes(graph, "their")
     return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
                             tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN)
 
@@ -102,7 +105,7 @@ def settle_layouts(problem, graph, assignment):
     chosen = {}
     for m, t in assignment.pairs.items():
         layouts = graph.edges[m, t]["layouts"]
-        if len(layouts) == 1:
+        if len(layouts) == 1 or is_group(m) or is_group(t):
             chosen[m] = layouts[0]
             continue
         options = {layout.layout for layout in layouts}
@@ -182,6 +185,8 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
     """Runs the pipeline on a read problem and returns (mapping, assignment)."""
     graph, assignment = solve_with_structure(problem)
     check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatched_outputs)
+    if any(is_group(node) for changed in assignment.alternatives.values() for pair in changed.items() for node in pair if node):
+        raise fused_ambiguity_error(graph, assignment, problem.my_leaves, problem.their_leaves)
     if assignment.alternatives:
         raise ambiguity_error(
             graph, assignment, problem.my_leaves, problem.their_leaves,
@@ -194,6 +199,9 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
     for m in sorted(assignment.pairs):
         t = assignment.pairs[m]
         edge = graph.edges[m, t]
+        if is_group(m) or is_group(t):
+            pairs.extend(fused_pairs(graph, m, t, assignment.margins[m], problem.my_leaves, problem.their_leaves))
+            continue
         runner_up, runner_up_features = _runner_up(graph, m, t)
         pairs.append(Pair(
             my=problem.my_leaves[m[1]].name,
@@ -203,11 +211,12 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
             cost=edge["cost"],
             margin=assignment.margins[m],
             features={k: edge[k] for k in FEATURE_WEIGHTS},
-            runner_up=problem.their_leaves[runner_up[1]].name if runner_up else None,
+            runner_up=graph.nodes[runner_up]["name"] if runner_up else None,
             runner_up_features=runner_up_features,
         ))
+    my_index = {leaf.name: leaf.index for leaf in problem.my_leaves}
     mapping = Mapping(
-        pairs=tuple(pairs),
+        pairs=tuple(sorted(pairs, key=lambda pair: my_index[pair.my])),
         my_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.my_leaves),
         their_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.their_leaves),
         options=problem.options,

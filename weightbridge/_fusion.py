@@ -1,0 +1,385 @@
+"""Fused and stacked weights: groups of sibling leaves that concatenate or stack into one leaf of the other side.
+
+One implementation keeps q, k and v apart and another fuses them into one projection; one keeps a
+list of experts and another stacks them into one tensor. Such a pair is an edge between one leaf
+and a group of leaves of the other side, in the same cost graph and the same solve as the
+one-to-one edges. A group is made of siblings (paths equal but for one module: ``query``/``key``/
+``value``, or the expert number), of one dtype kind, whose shapes concatenate along one axis, stack
+along a new first axis, or both (a stack of concatenations: Mixtral's ``gate_up_proj``), into
+exactly the partner's shape after a layout permutation.
+
+Groups are only looked for where sizes demand them: a partner must be of a (size, dtype kind) class
+that its side has more of than the other side, and every member of a class that its side has more
+of. A checkpoint without fused weights has no such classes and pays one count per side.
+"""
+
+import dataclasses
+import itertools
+import string
+from collections import Counter, defaultdict
+
+from . import _names
+from ._errors import AmbiguityError
+from ._transforms import Transform, layouts_for
+
+# Members of one concatenation; their orders are enumerated (4! = 24 at most).
+MAX_CONCATENATED = 4
+CONCAT_AXES = "abcd"
+OTHER_AXES = "ijhwxyzuts"
+# A concatenation joins pieces of one kind of module ('query'/'key'/'value'), a stack numbered copies.
+ORDER_SEPARATOR = " + "
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Members of one side that make one partner leaf of the other side.
+
+    ``side`` is the side of the members: 'their' (fused into a `my` leaf) or 'my' (split from a
+    `their` leaf). ``members`` are leaf indices in the order the expression takes them: stack-major,
+    then the concatenation order. ``transform`` turns the `their` tensors into the `my` ones.
+    """
+
+    side: str
+    members: tuple
+    partner: int
+    slices: int
+    transform: Transform
+    varying: tuple  # the module part that tells the concatenated members apart, per member of a slice
+
+
+def _size_classes(leaves):
+    return Counter((leaf.size, leaf.dtype_kind) for leaf in leaves)
+
+
+def candidate_groups(their_leaves, my_leaves):
+    """Every candidate group of both directions (their -> my fused, their fused -> my split)."""
+    their_classes, my_classes = _size_classes(their_leaves), _size_classes(my_leaves)
+    return (_groups("their", their_leaves, their_classes, my_leaves, my_classes)
+            + _groups("my", my_leaves, my_classes, their_leaves, their_classes))
+
+
+def _groups(side, leaves, classes, others, other_classes):
+    surplus = {c for c, n in classes.items() if n > other_classes.get(c, 0)}
+    partners = defaultdict(list)
+    for k, leaf in enumerate(others):
+        key = (leaf.size, leaf.dtype_kind)
+        if other_classes[key] > classes.get(key, 0):
+            partners[key].append(k)
+    if not surplus or not partners:
+        return []
+    candidates = [leaf for leaf in leaves if (leaf.size, leaf.dtype_kind) in surplus and leaf.shape]
+    units = _concatenations(candidates) + [((leaf,), None) for leaf in candidates]
+    found = []
+    for members, axis in units:
+        found.extend(_with_partners(side, [(members, axis)], axis, others, partners))
+    for stack in _stacks(units):
+        found.extend(_with_partners(side, stack, stack[0][1], others, partners))
+    return found
+
+
+def _families(leaves, numbered):
+    """Siblings: leaves of one dtype kind and rank whose paths differ in one module part only (a number
+    when `numbered`, else a name), with the position of that part."""
+    families = defaultdict(list)
+    for leaf in leaves:
+        parts = leaf.parts
+        for p in range(len(parts) - 1):
+            if parts[p].isdigit() == numbered:
+                families[(p, parts[:p], parts[p + 1:], leaf.dtype_kind, len(leaf.shape))].append(leaf)
+    return {key: members for key, members in families.items() if len(members) > 1}
+
+
+def _concatenations(leaves):
+    """Contiguous runs (in enumeration order) of named siblings whose shapes differ along one axis only,
+    as ``(members, axis)`` in enumeration order."""
+    runs = []
+    for members in _families(leaves, numbered=False).values():
+        members = sorted(members, key=lambda leaf: leaf.index)
+        for length in range(2, min(MAX_CONCATENATED, len(members)) + 1):
+            for start in range(len(members) - length + 1):
+                run = tuple(members[start:start + length])
+                axis = _concat_axis([leaf.shape for leaf in run])
+                if axis is not None:
+                    runs.append((run, axis))
+    return runs
+
+
+def _concat_axis(shapes):
+    """The one axis along which `shapes` may differ (the first, when they are all equal)."""
+    rank = len(shapes[0])
+    for axis in range(rank):
+        if all(s[:axis] == shapes[0][:axis] and s[axis + 1:] == shapes[0][axis + 1:] for s in shapes):
+            return axis
+    return None
+
+
+def _stacks(units):
+    """Units (single leaves or concatenations) that are numbered copies of each other, numbered 0..n-1:
+    lists of units in numeric order, all of one shape."""
+    families = defaultdict(dict)
+    for members, axis in units:
+        first = members[0]
+        for p, part in enumerate(first.parts[:-1]):
+            if not part.isdigit() or any(leaf.parts[p] != part for leaf in members):
+                continue
+            key = (p, axis, tuple((leaf.parts[:p], leaf.parts[p + 1:], leaf.shape, leaf.dtype_kind) for leaf in members))
+            families[key][int(part)] = (members, axis)
+    stacks = []
+    for numbered in families.values():
+        if len(numbered) > 1 and sorted(numbered) == list(range(len(numbered))):
+            stacks.append([numbered[n] for n in range(len(numbered))])
+    return stacks
+
+
+def _with_partners(side, stack, axis, others, partners):
+    """The groups of one stack of units (one unit: no stack) with every partner of the right size."""
+    members = [leaf for unit, _ in stack for leaf in unit]
+    size = sum(leaf.size for leaf in members)
+    kind = members[0].dtype_kind
+    if (size, kind) not in partners:
+        return []
+    unit_length = len(stack[0][0])
+    found = []
+    for order in itertools.permutations(range(unit_length)) if unit_length > 1 else [(0,)]:
+        ordered = [tuple(unit[k] for k in order) for unit, _ in stack]
+        for k in partners[(size, kind)]:
+            for transform in _transforms(ordered, axis, others[k].shape, side):
+                varying = _varying(ordered[0])
+                found.append(Group(side, tuple(leaf.index for unit in ordered for leaf in unit), k, len(stack), transform, varying))
+    return found
+
+
+def _varying(unit):
+    """The module part that tells the members of a concatenation apart."""
+    if len(unit) < 2:
+        return ()
+    p = next(p for p in range(len(unit[0].parts)) if len({leaf.parts[p] for leaf in unit}) > 1)
+    return tuple(leaf.parts[p] for leaf in unit)
+
+
+def _transforms(ordered, axis, partner_shape, side):
+    """The einx transforms (from `their` to `my`) that make the stacked, concatenated members the partner."""
+    first = ordered[0]
+    rank = len(first[0].shape)
+    concatenated = len(first) > 1
+    others = iter(OTHER_AXES)
+    names = ["" if concatenated and a == axis else next(others) for a in range(rank)]
+    parts = CONCAT_AXES[: len(first)]
+
+    def member_axes(k):
+        return " ".join(parts[k] if concatenated and a == axis else names[a] for a in range(rank))
+
+    inputs = ", ".join(member_axes(k) for _ in ordered for k in range(len(first)))
+    fused_axes = ["(" + " + ".join(parts) + ")" if concatenated and a == axis else names[a] for a in range(rank)]
+    fused_shape = [sum(leaf.shape[a] for leaf in first) if concatenated and a == axis else first[0].shape[a] for a in range(rank)]
+    if len(ordered) > 1:
+        fused_axes = ["(" + " + ".join("1" for _ in ordered) + ")"] + fused_axes
+        fused_shape = [len(ordered)] + fused_shape
+    sizes = tuple((parts[k], leaf.shape[axis]) for k, leaf in enumerate(first)) if concatenated else ()
+    found = []
+    for layout, permutation in layouts_for(len(fused_shape)):
+        if tuple(fused_shape[p] for p in permutation) != tuple(partner_shape):
+            continue
+        output = " ".join(fused_axes[p] for p in permutation)
+        expression = f"{inputs} -> {output}" if side == "their" else f"{output} -> {inputs}"
+        found.append(Transform(expression, sizes if side == "my" else (), 0.0, layout))
+    return found
+
+
+def expand_fused_tokens(tokens, varying_tokens):
+    """A partner's name tokens with a fused token spelled out: 'qkv' -> 'q', 'k', 'v' when the members are
+    q, k and v ('query', 'key', 'value' in canonical form)."""
+    singles = {t for ts in varying_tokens for t in ts if len(t) == 1}
+    expanded = []
+    for token in tokens:
+        if len(token) > 1 and set(token) <= singles and len(set(token)) == len(token):
+            expanded.extend(token)
+        else:
+            expanded.append(token)
+    return expanded
+
+
+def distinguishing_tokens(varying):
+    """Per member of a concatenation, its canonical name tokens that the other members lack."""
+    tokens = [[_names.canonical_module_token(t) for t in _names.raw_tokens(part) if not t.isdigit()] for part in varying]
+    common = set.intersection(*(set(t) for t in tokens)) if tokens else set()
+    return [[t for t in ts if t not in common] for ts in tokens]
+
+
+def order_is_hinted(hint):
+    return any(ORDER_SEPARATOR in side for side in hint)
+
+
+def allowed_by_hints(group, partner_name, member_names, hints):
+    """Whether a group edge keeps to the hints. A plain hint (a, b) holds as for one-to-one pairs, a group
+    counting as containing b when one of its members does; an order hint names the members in order
+    (``("gate_up_proj", "w1 + w3")``, or ``("q + k + v", "qkv")`` for a split) and holds for every
+    group partner it applies to."""
+    if group.side == "their":
+        my_names, their_names = [partner_name], member_names
+    else:
+        my_names, their_names = member_names, [partner_name]
+    for a, b in hints:
+        if order_is_hinted((a, b)):
+            ordered, single, members = (b, a, their_names) if group.side == "their" else (a, b, my_names)
+            pieces = ordered.split(ORDER_SEPARATOR)
+            width = group_width(group)
+            if single in partner_name and not (len(pieces) == width
+                                               and all(pieces[k % width] in m for k, m in enumerate(members))):
+                return False
+            continue
+        if any(a in n for n in my_names) != any(b in n for n in their_names):
+            return False
+    return True
+
+
+def group_width(group):
+    return len(group.members) // group.slices
+
+
+def group_node(side, k):
+    """The graph node of group `k` (an index into ``graph.graph["groups"]``) whose members are on `side`."""
+    return (f"{side} group", k)
+
+
+def is_group(node):
+    return node[0].endswith(" group")
+
+
+def group_nodes(graph, side):
+    return [group_node(group.side, k) for k, group in enumerate(graph.graph.get("groups", ())) if group.side == side]
+
+
+def add_group_edges(graph, my, their, token_weight, hints):
+    """Adds a node per candidate group (attribute ``members``: the leaf nodes it uses) and an edge to its
+    partner, with the features of one-to-one edges averaged over the members, ``concat_order``, and a
+    cost that counts every member, so that a group competes with one-to-one edges in one solve."""
+    from ._cost_graph import edge_cost, features, my_node, order_is_informative, their_node  # imports this module
+
+    groups = []
+    for group in candidate_groups(their.leaves, my.leaves):
+        members, others = (their, my) if group.side == "their" else (my, their)
+        partner_name = others.leaves[group.partner].name
+        member_names = [members.leaves[m].name for m in group.members]
+        if hints and not allowed_by_hints(group, partner_name, member_names, hints):
+            continue
+        per_member = [
+            features(my, group.partner, their, m, token_weight, group.transform) if group.side == "their"
+            else features(my, m, their, group.partner, token_weight, group.transform)
+            for m in group.members
+        ]
+        values = {name: sum(v[name] for v in per_member) / len(per_member) for name in per_member[0]}
+        values.update(_name_evidence(group, members, others, token_weight, order_is_informative(members.leaves)))
+        k = len(groups)
+        groups.append(group)
+        node_of = their_node if group.side == "their" else my_node
+        partner = (my_node if group.side == "their" else their_node)(group.partner)
+        node = group_node(group.side, k)
+        graph.add_node(node, side=group.side, members=tuple(node_of(m) for m in group.members),
+                       name=ORDER_SEPARATOR.join(member_names), group=group)
+        graph.add_edge(partner, node, cost=len(group.members) * edge_cost(values), transform=group.transform.expression,
+                       layouts=(group.transform,), group=group, **values)
+    graph.graph["groups"] = groups
+
+
+def _name_evidence(group, members, others, token_weight, members_ordered):
+    """``module_name``: the members' module tokens together against the partner's, fused tokens spelled
+    out; ``concat_order``: the share of member pairs that the concatenation takes against the order the
+    partner's name spells (``qkv``, ``gate_up_proj``), or, without such a name, against the members'
+    enumeration order; 0 when neither says anything (so that orders tie)."""
+    from ._cost_graph import _weighted_jaccard
+
+    partner = others.leaves[group.partner]
+    width = group_width(group)
+    spelled = _names.module_tokens(partner.parts) + sorted(_names.leaf_tokens(partner.parts))
+    distinguishing = distinguishing_tokens(group.varying) if width > 1 else []
+    partner_tokens = expand_fused_tokens(spelled, distinguishing)
+    member_tokens = set().union(*(members.module_tokens[m] for m in group.members))
+    evidence = {"module_name": 1.0 - _weighted_jaccard(member_tokens, set(partner_tokens), token_weight), "concat_order": 0.0}
+    if width < 2:
+        return evidence
+    positions = [next((partner_tokens.index(t) for t in tokens if t in partner_tokens), None) for tokens in distinguishing]
+    if None in positions or len(set(positions)) < width:
+        if not members_ordered:
+            return evidence
+        positions = [members.leaves[m].index for m in group.members[:width]]
+    inversions = sum(1 for x in range(width) for y in range(x + 1, width) if positions[x] > positions[y])
+    evidence["concat_order"] = inversions / (width * (width - 1) / 2)
+    return evidence
+
+
+def fused_pairs(graph, m, t, margin, my_leaves, their_leaves):
+    """The Pairs of a chosen group edge: one pair for a fusion (several `their` names), one per member for
+    a split (each taking its ``part`` of the expression's outputs)."""
+    from ._cost_graph import FEATURE_WEIGHTS  # imports this module
+    from ._mapping import Pair
+
+    edge = graph.edges[m, t]
+    group = edge["group"]
+    single, grouped = (m, t) if is_group(t) else (t, m)
+    others = sorted((d["cost"], v) for _, v, d in graph.edges(single, data=True) if v != grouped)
+    runner_up = graph.nodes[others[0][1]]["name"] if others else None
+    runner_up_features = {k: graph.edges[single, others[0][1]][k] for k in FEATURE_WEIGHTS} if others else {}
+    common = dict(transform=group.transform.expression, axes=group.transform.axes, cost=edge["cost"], margin=margin,
+                  features={k: edge[k] for k in FEATURE_WEIGHTS}, runner_up=runner_up, runner_up_features=runner_up_features)
+    if group.side == "their":
+        return [Pair(my=my_leaves[group.partner].name, their=tuple(their_leaves[j].name for j in group.members), **common)]
+    return [Pair(my=my_leaves[i].name, their=(their_leaves[group.partner].name,), part=k, **common)
+            for k, i in enumerate(group.members)]
+
+
+def _partner_substring(name):
+    """The partner's own module name, which all partners of its kind share ('gate_up_proj', 'qkv')."""
+    parts = [p for p in name.replace("/", ".").split(".") if p]
+    own = [p for p in parts if not p.isdigit() and _names.leaf_name((p,)) not in _names.LEAF_SYNONYMS]
+    return own[-1] if own else name
+
+
+def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
+    """The AmbiguityError for ties that involve fused groups: each tied fused weight with the chosen and the
+    tied way of putting it together, and an order hint that names the members in order."""
+
+    blocks, groups, hints = [], [], []
+    for left, changed in assignment.alternatives.items():
+        right = assignment.pairs[left]
+        group = graph.edges[left, right].get("group")
+        if group is None:
+            for row, col in changed.items():
+                if col is not None and graph.has_edge(row, col) and "group" in graph.edges[row, col]:
+                    group, left, right = graph.edges[row, col]["group"], row, assignment.pairs.get(row)
+                    break
+        if group is None or right is None:
+            continue
+        single = left if not is_group(left) else right
+        grouped = right if single is left else left
+        tied = changed.get(left) if single is left else next((r for r, c in changed.items() if c == single), None)
+        single_name = graph.nodes[single]["name"]
+        shape = graph.nodes[single]["shape"]
+        sides = ("my", "their") if group.side == "their" else ("their", "my")
+        chosen_text = graph.nodes[grouped]["name"]
+        tied_text = graph.nodes[tied]["name"] if tied is not None else "(something else)"
+        if (single_name, chosen_text) in [(g[0], g[1]) for g in groups]:
+            continue
+        groups.append((single_name, chosen_text, tied_text))
+        width = group_width(group)
+        pieces = ORDER_SEPARATOR.join(group.varying[:width]) if width > 1 else None
+        if pieces is not None:
+            hint = (_partner_substring(single_name), pieces) if group.side == "their" else (pieces, _partner_substring(single_name))
+            if hint not in hints:
+                hints.append(hint)
+        blocks.append(
+            f"  {sides[0]} {single_name} {shape} {'<-' if group.side == 'their' else '->'} {sides[1]}\n"
+            f"    chosen:    {chosen_text}\n"
+            f"    tied with: {tied_text}"
+        )
+    hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in hints).replace("'", '"')
+    message = (
+        f"the mapping is not unique: {len(blocks)} fused weight{'s' if len(blocks) != 1 else ''} can be put together "
+        "in more than one way at the same cost; no name spells the order of the pieces (like 'qkv' or "
+        "'gate_up_proj') and their enumeration order is no evidence.\n" + "\n".join(blocks)
+        + "\nSay which pieces go in which order with hints (my_substring, \"their_piece + their_piece\"), or "
+        + "(\"my_piece + my_piece\", their_substring) for a split; if the chosen rows above are right:\n"
+        + f"  hints=[{hint_text}]"
+    )
+    named = [((a,), tuple(b.split(ORDER_SEPARATOR))) for a, b, _ in groups]
+    return AmbiguityError(message, named, hints)
