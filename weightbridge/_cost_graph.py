@@ -357,8 +357,8 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     ``structure``, a candidate costs more when the confident partners of its module's other weights
     sit in other modules than the candidate (schema matching's structural context, cf. Cupid and
     Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
-    agrees with the layouts that untied weights of its kind around it prove. Returns whether any
-    edge changed."""
+    agrees with the layouts that untied weights of its kind around it prove (for a fused group too,
+    whose cost counts every member). Returns whether any edge changed."""
     def parent(leaf):
         return leaf.parts[:-1]
 
@@ -373,17 +373,22 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     changed = False
     for u, v, data in graph.edges(data=True):
         if "group" in data:
-            continue
-        m, t = (u, v) if u[0] == "my" else (v, u)
-        known = partner_parents.get(parent(my_leaves[m[1]]))
-        values = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}
-        if proves_layout(their_leaves[t[1]].shape):
-            seen = next(nearest_evidence(evidence, my_leaves[m[1]].parts), set())
+            group = data["group"]
+            my_leaf = my_leaves[group.partner if group.side == "their" else group.members[0]]
+            their_shape = their_leaves[group.members[0] if group.side == "their" else group.partner].shape
+            values, scale = {"structure": 0.0, "layout_consistency": 0.0}, len(group.members)
+        else:
+            m, t = (u, v) if u[0] == "my" else (v, u)
+            my_leaf, their_shape = my_leaves[m[1]], their_leaves[t[1]].shape
+            known = partner_parents.get(parent(my_leaf))
+            values, scale = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}, 1
+        if proves_layout(their_shape):
+            seen = next(nearest_evidence(evidence, my_leaf.parts), set())
             if seen and not any(all(compatible(l.layout, e) for e in seen) for l in data["layouts"]):
                 values["layout_consistency"] = 1.0
         if any(data[k] != value for k, value in values.items()):
             data.update(values)
-            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
+            data["cost"] = scale * edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             changed = True
     return changed
 

@@ -90,27 +90,19 @@ def _families(leaves, numbered):
 
 
 def _concatenations(leaves):
-    """Contiguous runs (in enumeration order) of named siblings whose shapes differ along one axis only,
-    as ``(members, axis)`` in enumeration order."""
+    """Runs of named siblings that concatenate along one axis, as ``(members, axis)`` in enumeration order:
+    contiguous among the siblings that agree on every other axis (so 'w1' and 'w3' join across 'w2',
+    whose shape differs). Equal shapes join along any axis: the layout evidence decides."""
     runs = []
     for members in _families(leaves, numbered=False).values():
-        members = sorted(members, key=lambda leaf: leaf.index)
-        for length in range(2, min(MAX_CONCATENATED, len(members)) + 1):
-            for start in range(len(members) - length + 1):
-                run = tuple(members[start:start + length])
-                axis = _concat_axis([leaf.shape for leaf in run])
-                if axis is not None:
-                    runs.append((run, axis))
+        for axis in range(len(members[0].shape)):
+            alike = defaultdict(list)
+            for leaf in sorted(members, key=lambda leaf: leaf.index):
+                alike[leaf.shape[:axis] + leaf.shape[axis + 1:]].append(leaf)
+            for run_of in alike.values():
+                for length in range(2, min(MAX_CONCATENATED, len(run_of)) + 1):
+                    runs.extend((tuple(run_of[start:start + length]), axis) for start in range(len(run_of) - length + 1))
     return runs
-
-
-def _concat_axis(shapes):
-    """The one axis along which `shapes` may differ (the first, when they are all equal)."""
-    rank = len(shapes[0])
-    for axis in range(rank):
-        if all(s[:axis] == shapes[0][:axis] and s[axis + 1:] == shapes[0][axis + 1:] for s in shapes):
-            return axis
-    return None
 
 
 def _stacks(units):
@@ -356,30 +348,38 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
         single_name = graph.nodes[single]["name"]
         shape = graph.nodes[single]["shape"]
         sides = ("my", "their") if group.side == "their" else ("their", "my")
-        chosen_text = graph.nodes[grouped]["name"]
-        tied_text = graph.nodes[tied]["name"] if tied is not None else "(something else)"
-        if (single_name, chosen_text) in [(g[0], g[1]) for g in groups]:
+        # The option whose pieces keep their enumeration order is shown first and hinted: the likelier truth.
+        options = [grouped] + ([tied] if tied is not None else [])
+        options.sort(key=lambda node: _out_of_order(graph.nodes[node].get("group")))
+        texts = [graph.nodes[node]["name"] for node in options] + ["(something else)"] * (2 - len(options))
+        if any(single_name == g[0][0] for g in groups):
             continue
-        groups.append((single_name, chosen_text, tied_text))
-        width = group_width(group)
-        pieces = ORDER_SEPARATOR.join(group.varying[:width]) if width > 1 else None
-        if pieces is not None:
+        proposed = graph.nodes[options[0]].get("group")
+        groups.append(((single_name,), tuple(texts[0].split(ORDER_SEPARATOR))))
+        if proposed is not None and group_width(proposed) > 1:
+            pieces = ORDER_SEPARATOR.join(proposed.varying)
             hint = (_partner_substring(single_name), pieces) if group.side == "their" else (pieces, _partner_substring(single_name))
             if hint not in hints:
                 hints.append(hint)
         blocks.append(
             f"  {sides[0]} {single_name} {shape} {'<-' if group.side == 'their' else '->'} {sides[1]}\n"
-            f"    chosen:    {chosen_text}\n"
-            f"    tied with: {tied_text}"
+            f"    {texts[0]}\n"
+            f"    or {texts[1]}"
         )
     hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in hints).replace("'", '"')
     message = (
         f"the mapping is not unique: {len(blocks)} fused weight{'s' if len(blocks) != 1 else ''} can be put together "
-        "in more than one way at the same cost; no name spells the order of the pieces (like 'qkv' or "
-        "'gate_up_proj') and their enumeration order is no evidence.\n" + "\n".join(blocks)
+        "in more than one way at the same cost: no name spells the order of the pieces (as 'qkv' or "
+        "'gate_up_proj' do) and the pieces' enumeration order is alphabetical, so it is no evidence.\n" + "\n".join(blocks)
         + "\nSay which pieces go in which order with hints (my_substring, \"their_piece + their_piece\"), or "
-        + "(\"my_piece + my_piece\", their_substring) for a split; if the chosen rows above are right:\n"
+        + "(\"my_piece + my_piece\", their_substring) for a split; if the first rows above are right:\n"
         + f"  hints=[{hint_text}]"
     )
-    named = [((a,), tuple(b.split(ORDER_SEPARATOR))) for a, b, _ in groups]
-    return AmbiguityError(message, named, hints)
+    return AmbiguityError(message, groups, hints)
+
+
+def _out_of_order(group):
+    """How many member pairs a group takes against their enumeration order (a non-group option: none)."""
+    if group is None:
+        return 0
+    return sum(1 for x, y in itertools.combinations(group.members, 2) if x > y)
