@@ -8,13 +8,15 @@ one-to-one edges. A group is made of siblings (paths equal but for one module: `
 along a new first axis, or both (a stack of concatenations: Mixtral's ``gate_up_proj``), into
 exactly the partner's shape after a layout permutation.
 
-Groups are only looked for where sizes demand them: a partner must be of a (size, dtype kind) class
-that its side has more of than the other side, and every member of a class that its side has more
-of. A checkpoint without fused weights has no such classes and pays one count per side.
+Groups are only looked for where sizes demand them: a partner must be of a (size, dtype kind, number
+of axes longer than one) class that its side has more of than the other side, and every member of a
+class that its side has more of. A checkpoint without fused weights has no such classes and pays one count per side.
 """
 
 import dataclasses
 import itertools
+import math
+import os
 import string
 from collections import Counter, defaultdict
 
@@ -24,6 +26,8 @@ from ._transforms import Transform, layouts_for
 
 # Members of one concatenation; their orders are enumerated (4! = 24 at most).
 MAX_CONCATENATED = 4
+# Up to this many alike siblings, any subset may be the concatenation; beyond, contiguous runs only.
+MAX_SUBSETS_OF = 6
 CONCAT_AXES = "abcd"
 OTHER_AXES = "ijhwxyzuts"
 # A concatenation joins pieces of one kind of module ('query'/'key'/'value'), a stack numbered copies.
@@ -48,26 +52,33 @@ class Group:
 
 
 def _size_classes(leaves):
-    return Counter((leaf.size, leaf.dtype_kind) for leaf in leaves)
+    """(size, dtype kind, number of axes longer than one) per leaf: what a one-to-one partner shares. A few
+    products and a dict are all a checkpoint without fusion pays."""
+    kinds = {}
+    return [(math.prod(leaf.shape), kinds.get(leaf.dtype) or kinds.setdefault(leaf.dtype, leaf.dtype_kind),
+             sum(d > 1 for d in leaf.shape)) for leaf in leaves]
 
 
 def candidate_groups(their_leaves, my_leaves):
     """Every candidate group of both directions (their -> my fused, their fused -> my split)."""
     their_classes, my_classes = _size_classes(their_leaves), _size_classes(my_leaves)
-    return (_groups("their", their_leaves, their_classes, my_leaves, my_classes)
-            + _groups("my", my_leaves, my_classes, their_leaves, their_classes))
-
-
-def _groups(side, leaves, classes, others, other_classes):
-    surplus = {c for c, n in classes.items() if n > other_classes.get(c, 0)}
-    partners = defaultdict(list)
-    for k, leaf in enumerate(others):
-        key = (leaf.size, leaf.dtype_kind)
-        if other_classes[key] > classes.get(key, 0):
-            partners[key].append(k)
-    if not surplus or not partners:
+    their_counts, my_counts = Counter(their_classes), Counter(my_classes)
+    if their_counts == my_counts:
         return []
-    candidates = [leaf for leaf in leaves if (leaf.size, leaf.dtype_kind) in surplus and leaf.shape]
+    return (_groups("their", their_leaves, their_classes, their_counts, my_leaves, my_classes, my_counts)
+            + _groups("my", my_leaves, my_classes, my_counts, their_leaves, their_classes, their_counts))
+
+
+def _groups(side, leaves, classes, counts, others, other_classes, other_counts):
+    partners = defaultdict(list)
+    for k, key in enumerate(other_classes):
+        if other_counts[key] > counts.get(key, 0):
+            partners[key].append(k)
+    if not partners:
+        return []
+    candidates = [leaf for leaf, key in zip(leaves, classes) if counts[key] > other_counts.get(key, 0) and leaf.shape]
+    if not candidates:
+        return []
     units = _concatenations(candidates) + [((leaf,), None) for leaf in candidates]
     found = []
     for members, axis in units:
@@ -90,9 +101,10 @@ def _families(leaves, numbered):
 
 
 def _concatenations(leaves):
-    """Runs of named siblings that concatenate along one axis, as ``(members, axis)`` in enumeration order:
-    contiguous among the siblings that agree on every other axis (so 'w1' and 'w3' join across 'w2',
-    whose shape differs). Equal shapes join along any axis: the layout evidence decides."""
+    """Runs of named siblings that concatenate along one axis, as ``(members, axis)`` in enumeration order,
+    among the siblings that agree on every other axis (so 'w1' and 'w3' join across 'w2', whose shape
+    differs): every subset of a few siblings (q, k, v among q, k, v, o, in any enumeration order),
+    contiguous runs of many. Equal shapes join along any axis: the layout evidence decides."""
     runs = []
     for members in _families(leaves, numbered=False).values():
         for axis in range(len(members[0].shape)):
@@ -101,7 +113,10 @@ def _concatenations(leaves):
                 alike[leaf.shape[:axis] + leaf.shape[axis + 1:]].append(leaf)
             for run_of in alike.values():
                 for length in range(2, min(MAX_CONCATENATED, len(run_of)) + 1):
-                    runs.extend((tuple(run_of[start:start + length]), axis) for start in range(len(run_of) - length + 1))
+                    if len(run_of) <= MAX_SUBSETS_OF:
+                        runs.extend((run, axis) for run in itertools.combinations(run_of, length))
+                    else:
+                        runs.extend((tuple(run_of[start:start + length]), axis) for start in range(len(run_of) - length + 1))
     return runs
 
 
@@ -126,15 +141,16 @@ def _stacks(units):
 def _with_partners(side, stack, axis, others, partners):
     """The groups of one stack of units (one unit: no stack) with every partner of the right size."""
     members = [leaf for unit, _ in stack for leaf in unit]
-    size = sum(leaf.size for leaf in members)
+    size = sum(math.prod(leaf.shape) for leaf in members)
     kind = members[0].dtype_kind
-    if (size, kind) not in partners:
+    keys = [key for key in partners if key[:2] == (size, kind)]
+    if not keys:
         return []
     unit_length = len(stack[0][0])
     found = []
     for order in itertools.permutations(range(unit_length)) if unit_length > 1 else [(0,)]:
         ordered = [tuple(unit[k] for k in order) for unit, _ in stack]
-        for k in partners[(size, kind)]:
+        for k in (k for key in keys for k in partners[key]):
             for transform in _transforms(ordered, axis, others[k].shape, side):
                 varying = _varying(ordered[0])
                 found.append(Group(side, tuple(leaf.index for unit in ordered for leaf in unit), k, len(stack), transform, varying))
@@ -180,22 +196,31 @@ def _transforms(ordered, axis, partner_shape, side):
 
 def expand_fused_tokens(tokens, varying_tokens):
     """A partner's name tokens with a fused token spelled out: 'qkv' -> 'q', 'k', 'v' when the members are
-    q, k and v ('query', 'key', 'value' in canonical form)."""
+    q, k and v ('query', 'key', 'value' in canonical form); 'wqkv' -> 'w', 'q', 'k', 'v'."""
     singles = {t for ts in varying_tokens for t in ts if len(t) == 1}
     expanded = []
     for token in tokens:
-        if len(token) > 1 and set(token) <= singles and len(set(token)) == len(token):
-            expanded.extend(token)
-        else:
+        # The longest tail of single-letter pieces: 'qkv', and 'Wqkv' as 'w' + 'qkv'.
+        start = next((s for s in range(len(token) - 1) if set(token[s:]) <= singles and len(set(token[s:])) == len(token) - s), None)
+        if start is None:
             expanded.append(token)
+        else:
+            expanded.extend(([token[:start]] if start else []) + list(token[start:]))
     return expanded
 
 
 def distinguishing_tokens(varying):
-    """Per member of a concatenation, its canonical name tokens that the other members lack."""
+    """Per member of a concatenation, its canonical name tokens that the other members lack, and the letters
+    left of its name without what all members' names begin and end with."""
     tokens = [[_names.canonical_module_token(t) for t in _names.raw_tokens(part) if not t.isdigit()] for part in varying]
     common = set.intersection(*(set(t) for t in tokens)) if tokens else set()
-    return [[t for t in ts if t not in common] for ts in tokens]
+    # What is left of each part without the prefix and suffix all parts share: 'wq', 'wk' -> 'q', 'k'.
+    lowered = [part.lower() for part in varying]
+    prefix = len(os.path.commonprefix(lowered))
+    suffix = len(os.path.commonprefix([part[::-1] for part in lowered]))
+    residues = [part[prefix:len(part) - suffix] if prefix + suffix < len(part) else "" for part in lowered]
+    return [[t for t in ts if t not in common] + ([r] if r.isalpha() and r not in ts else [])
+            for ts, r in zip(tokens, residues)]
 
 
 def order_is_hinted(hint):
@@ -275,8 +300,8 @@ def add_group_edges(graph, my, their, token_weight, hints):
 
 
 def _name_evidence(group, members, others, token_weight, members_ordered):
-    """``module_name``: the members' module tokens together against the partner's, fused tokens spelled
-    out; ``concat_order``: the share of member pairs that the concatenation takes against the order the
+    """``module_name``: the module tokens all members share, and their own ones when the partner spells every
+    piece, against the partner's tokens with fused ones spelled out; ``concat_order``: the share of member pairs that the concatenation takes against the order the
     partner's name spells (``qkv``, ``gate_up_proj``), or, without such a name, against the members'
     enumeration order; 0 when neither says anything (so that orders tie)."""
     from ._cost_graph import _weighted_jaccard
@@ -286,7 +311,12 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
     spelled = _names.module_tokens(partner.parts) + sorted(_names.leaf_tokens(partner.parts))
     distinguishing = distinguishing_tokens(group.varying) if width > 1 else []
     partner_tokens = expand_fused_tokens(spelled, distinguishing)
-    member_tokens = set().union(*(members.module_tokens[m] for m in group.members))
+    # The pieces' own words count only where the partner's name spells every piece: a silent name
+    # ('in_proj') then says nothing for or against any choice of pieces, and their other partners decide.
+    member_tokens = set.intersection(*(members.module_tokens[m] for m in group.members))
+    spelled = [{t for t in tokens if t in partner_tokens} for tokens in distinguishing]
+    if spelled and all(spelled):
+        member_tokens |= set().union(*spelled)
     evidence = {"module_name": 1.0 - _weighted_jaccard(member_tokens, set(partner_tokens), token_weight), "concat_order": 0.0}
     if width < 2:
         return evidence
