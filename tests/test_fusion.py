@@ -281,3 +281,26 @@ def test_a_checkpoint_without_fused_weights_gets_no_groups():
     their = random_tree(bert_like())
     graph = weightbridge.cost_graph(their, zeros_tree(bert_like()))
     assert graph.graph["groups"] == []
+
+
+def test_gpt2_c_attn_splits_into_per_head_query_key_value_kernels():
+    """keras-hub keeps (hidden, heads, head_dim) kernels; GPT-2's Conv1D c_attn is (hidden, 3 * hidden)."""
+    heads, head_dim = 2, 4
+    hidden = heads * head_dim
+    their = random_tree({"h.0.attn.c_attn.weight": (hidden, 3 * hidden), "h.0.attn.c_attn.bias": (3 * hidden,),
+                         "h.0.mlp.c_fc.weight": (hidden, 4 * hidden)})
+    my = zeros_tree({
+        **{f"layer_0/self_attention/{name}/kernel": (hidden, heads, head_dim) for name in ("query", "key", "value")},
+        **{f"layer_0/self_attention/{name}/bias": (heads, head_dim) for name in ("query", "key", "value")},
+        "layer_0/feedforward_intermediate_dense/kernel": (hidden, 4 * hidden),
+    })
+    mapping = weightbridge.match(their, my)
+    key = mapping["layer_0/self_attention/key/kernel"]
+    assert (key.their, key.transform, key.axes, key.part) == (
+        ("h.0.attn.c_attn.weight",), "i ((a j) + (b j) + (c j)) -> i a j, i b j, i c j",
+        (("a", heads), ("b", heads), ("c", heads), ("j", head_dim)), 1)
+    result = mapping.apply(their)
+    np.testing.assert_array_equal(result["layer_0/self_attention/key/kernel"],
+                                  their["h.0.attn.c_attn.weight"][:, hidden:2 * hidden].reshape(hidden, heads, head_dim))
+    np.testing.assert_array_equal(result["layer_0/self_attention/value/bias"],
+                                  their["h.0.attn.c_attn.bias"][2 * hidden:].reshape(heads, head_dim))

@@ -166,7 +166,11 @@ def _varying(unit):
 
 
 def _transforms(ordered, axis, partner_shape, side):
-    """The einx transforms (from `their` to `my`) that make the stacked, concatenated members the partner."""
+    """The einx transforms (from `their` to `my`) that make the stacked, concatenated members the partner.
+
+    Pieces concatenate along their axis as they are, or flattened with the axes after it: GPT-2's
+    ``c_attn`` (i, 3 h d) holds the per-head (i, h, d) query, key and value kernels of keras-hub.
+    """
     first = ordered[0]
     rank = len(first[0].shape)
     concatenated = len(first) > 1
@@ -178,19 +182,28 @@ def _transforms(ordered, axis, partner_shape, side):
         return " ".join(parts[k] if concatenated and a == axis else names[a] for a in range(rank))
 
     inputs = ", ".join(member_axes(k) for _ in ordered for k in range(len(first)))
-    fused_axes = ["(" + " + ".join(parts) + ")" if concatenated and a == axis else names[a] for a in range(rank)]
-    fused_shape = [sum(leaf.shape[a] for leaf in first) if concatenated and a == axis else first[0].shape[a] for a in range(rank)]
-    if len(ordered) > 1:
-        fused_axes = ["(" + " + ".join("1" for _ in ordered) + ")"] + fused_axes
-        fused_shape = [len(ordered)] + fused_shape
-    sizes = tuple((parts[k], leaf.shape[axis]) for k, leaf in enumerate(first)) if concatenated else ()
+    layouts = []
+    for merged in (False, True) if concatenated and axis < rank - 1 else (False,):
+        tail = range(axis + 1, rank) if merged else ()
+        pieces = [f"({part} {' '.join(names[a] for a in tail)})" if merged else part for part in parts]
+        fused_axes = ["(" + " + ".join(pieces) + ")" if concatenated and a == axis else names[a]
+                      for a in range(rank) if a not in tail]
+        fused_shape = [sum(math.prod(leaf.shape[axis:]) if merged else leaf.shape[axis] for leaf in first)
+                       if concatenated and a == axis else first[0].shape[a] for a in range(rank) if a not in tail]
+        if len(ordered) > 1:
+            fused_axes = ["(" + " + ".join("1" for _ in ordered) + ")"] + fused_axes
+            fused_shape = [len(ordered)] + fused_shape
+        sizes = tuple((parts[k], leaf.shape[axis]) for k, leaf in enumerate(first)) if concatenated else ()
+        sizes += tuple((names[a], first[0].shape[a]) for a in tail)
+        layouts.append((fused_axes, fused_shape, sizes))
     found = []
-    for layout, permutation in layouts_for(len(fused_shape)):
-        if tuple(fused_shape[p] for p in permutation) != tuple(partner_shape):
-            continue
-        output = " ".join(fused_axes[p] for p in permutation)
-        expression = f"{inputs} -> {output}" if side == "their" else f"{output} -> {inputs}"
-        found.append(Transform(expression, sizes if side == "my" else (), 0.0, layout))
+    for fused_axes, fused_shape, sizes in layouts:
+        for layout, permutation in layouts_for(len(fused_shape)):
+            if tuple(fused_shape[p] for p in permutation) != tuple(partner_shape):
+                continue
+            output = " ".join(fused_axes[p] for p in permutation)
+            expression = f"{inputs} -> {output}" if side == "their" else f"{output} -> {inputs}"
+            found.append(Transform(expression, sizes if side == "my" else (), 0.0, layout))
     return found
 
 
