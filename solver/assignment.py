@@ -31,9 +31,11 @@ SCALE = 1000
 
 @dataclasses.dataclass(frozen=True)
 class Assignment:
-    """The solution: ``pairs`` maps left nodes to right nodes; ``margins`` maps left nodes to the margin
-    of their pair (``math.inf`` when no other assignment keeps as many pairs); ``alternatives`` maps the
-    left nodes whose margin is within tolerance to the runner-up pairing of the nodes it changes."""
+    """The solution: ``pairs`` maps left nodes to right nodes (either may be a group); ``margins`` maps left
+    nodes to the margin of their pair (``math.inf`` when no other assignment keeps as many pairs);
+    ``alternatives`` maps the left nodes whose margin is within tolerance to the runner-up pairing of the
+    nodes it changes. ``unmatched_left`` and ``unmatched_right`` are the nodes no chosen pair covers,
+    groups themselves not counted."""
 
     pairs: dict
     margins: dict

@@ -304,3 +304,20 @@ def test_gpt2_c_attn_splits_into_per_head_query_key_value_kernels():
                                   their["h.0.attn.c_attn.weight"][:, hidden:2 * hidden].reshape(hidden, heads, head_dim))
     np.testing.assert_array_equal(result["layer_0/self_attention/value/bias"],
                                   their["h.0.attn.c_attn.bias"][2 * hidden:].reshape(heads, head_dim))
+
+
+@pytest.mark.parametrize("name", ["vit: transformers -> timm", "deit-distilled: transformers -> timm"])
+@pytest.mark.parametrize("direction", ["forward", "reversed"])
+def test_transformers_query_key_value_and_timm_qkv_map_both_ways_on_real_models(name, direction):
+    """Randomised source, mapped with zero hints, loaded into the target: both compute the same."""
+    import dataclasses
+
+    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.verify import verify
+
+    torch.set_num_threads(1)
+    pair = PAIRS[name]
+    if direction == "reversed":
+        pair = dataclasses.replace(pair, build_source=pair.build_target, build_target=pair.build_source)
+    result = verify(pair, weightbridge.adapt)
+    assert result.outcome == "correct", f"{name} {direction}: {result.outcome} {result.message}"

@@ -10,14 +10,14 @@ exactly the partner's shape after a layout permutation.
 
 Groups are only looked for where sizes demand them: a partner must be of a (size, dtype kind, number
 of axes longer than one) class that its side has more of than the other side, and every member of a
-class that its side has more of. A checkpoint without fused weights has no such classes and pays one count per side.
+class that its side has more of. A checkpoint without fused weights has no such classes and pays one
+count per side (``benchmarks/fusion_speed.py``).
 """
 
 import dataclasses
 import itertools
 import math
 import os
-import string
 from collections import Counter, defaultdict
 
 from . import _names
@@ -30,7 +30,7 @@ MAX_CONCATENATED = 4
 MAX_SUBSETS_OF = 6
 CONCAT_AXES = "abcd"
 OTHER_AXES = "ijhwxyzuts"
-# A concatenation joins pieces of one kind of module ('query'/'key'/'value'), a stack numbered copies.
+# Joins the pieces in names and in order hints: "w1 + w3".
 ORDER_SEPARATOR = " + "
 
 
@@ -88,14 +88,13 @@ def _groups(side, leaves, classes, counts, others, other_classes, other_counts):
     return found
 
 
-def _families(leaves, numbered):
-    """Siblings: leaves of one dtype kind and rank whose paths differ in one module part only (a number
-    when `numbered`, else a name), with the position of that part."""
+def _named_siblings(leaves):
+    """Leaves of one dtype kind and rank whose paths differ in one named (not numbered) module part only."""
     families = defaultdict(list)
     for leaf in leaves:
         parts = leaf.parts
         for p in range(len(parts) - 1):
-            if parts[p].isdigit() == numbered:
+            if not parts[p].isdigit():
                 families[(p, parts[:p], parts[p + 1:], leaf.dtype_kind, len(leaf.shape))].append(leaf)
     return {key: members for key, members in families.items() if len(members) > 1}
 
@@ -106,7 +105,7 @@ def _concatenations(leaves):
     differs): every subset of a few siblings (q, k, v among q, k, v, o, in any enumeration order),
     contiguous runs of many. Equal shapes join along any axis: the layout evidence decides."""
     runs = []
-    for members in _families(leaves, numbered=False).values():
+    for members in _named_siblings(leaves).values():
         for axis in range(len(members[0].shape)):
             alike = defaultdict(list)
             for leaf in sorted(members, key=lambda leaf: leaf.index):
@@ -146,11 +145,16 @@ def _with_partners(side, stack, axis, others, partners):
     keys = [key for key in partners if key[:2] == (size, kind)]
     if not keys:
         return []
+    # A bias is no piece of a weight: where both sides name the kind of parameter, it must agree.
+    kind_of = _names.leaf_name(members[0].parts)
+    candidates = [k for key in keys for k in partners[key]
+                  if kind_of not in _names.LEAF_SYNONYMS or _names.leaf_name(others[k].parts) in (kind_of,)
+                  or _names.leaf_name(others[k].parts) not in _names.LEAF_SYNONYMS]
     unit_length = len(stack[0][0])
     found = []
     for order in itertools.permutations(range(unit_length)) if unit_length > 1 else [(0,)]:
         ordered = [tuple(unit[k] for k in order) for unit, _ in stack]
-        for k in (k for key in keys for k in partners[key]):
+        for k in candidates:
             for transform in _transforms(ordered, axis, others[k].shape, side):
                 varying = _varying(ordered[0])
                 found.append(Group(side, tuple(leaf.index for unit in ordered for leaf in unit), k, len(stack), transform, varying))
@@ -286,7 +290,7 @@ def add_group_edges(graph, my, their, token_weight, hints):
     cost that counts every member, so that a group competes with one-to-one edges in one solve."""
     from ._cost_graph import edge_cost, features, my_node, order_is_informative, their_node  # imports this module
 
-    groups = []
+    scored = defaultdict(list)
     for group in candidate_groups(their.leaves, my.leaves):
         members, others = (their, my) if group.side == "their" else (my, their)
         partner_name = others.leaves[group.partner].name
@@ -300,15 +304,24 @@ def add_group_edges(graph, my, their, token_weight, hints):
         ]
         values = {name: sum(v[name] for v in per_member) / len(per_member) for name in per_member[0]}
         values.update(_name_evidence(group, members, others, token_weight, order_is_informative(members.leaves)))
-        k = len(groups)
-        groups.append(group)
-        node_of = their_node if group.side == "their" else my_node
-        partner = (my_node if group.side == "their" else their_node)(group.partner)
-        node = group_node(group.side, k)
-        graph.add_node(node, side=group.side, members=tuple(node_of(m) for m in group.members),
-                       name=ORDER_SEPARATOR.join(member_names), group=group)
-        graph.add_edge(partner, node, cost=len(group.members) * edge_cost(values), transform=group.transform.expression,
-                       layouts=(group.transform,), group=group, **values)
+        same_but_order = (group.side, group.partner, frozenset(group.members), group.slices, group.transform.expression)
+        scored[same_but_order].append((group, values, member_names))
+    groups = []
+    for candidates in scored.values():
+        # Orders of the same pieces differ in concat_order alone: only the best can win, and two of them
+        # are enough to show a tie.
+        best = min(values["concat_order"] for _, values, _ in candidates)
+        kept = sorted((c for c in candidates if c[1]["concat_order"] == best), key=lambda c: _out_of_order(c[0]))[:2]
+        for group, values, member_names in kept:
+            k = len(groups)
+            groups.append(group)
+            node_of = their_node if group.side == "their" else my_node
+            partner = (my_node if group.side == "their" else their_node)(group.partner)
+            node = group_node(group.side, k)
+            graph.add_node(node, side=group.side, members=tuple(node_of(m) for m in group.members),
+                           name=ORDER_SEPARATOR.join(member_names), group=group)
+            graph.add_edge(partner, node, cost=len(group.members) * edge_cost(values), transform=group.transform.expression,
+                           layouts=(group.transform,), group=group, **values)
     graph.graph["groups"] = groups
 
 

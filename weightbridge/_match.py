@@ -286,7 +286,9 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     Nodes are ``("my", i)`` and ``("their", j)`` with attributes ``name``, ``shape``, ``dtype``.
     Each edge is a candidate pair with ``cost`` (lower is better), the feature values that make it
     (``leaf_name``, ``module_name``, ``block_index``, ``order``, ``layout_change``; see
-    ``weightbridge.FEATURE_WEIGHTS``) and ``transform`` (the einx expression).
+    ``weightbridge.FEATURE_WEIGHTS``) and ``transform`` (the einx expression). Candidate fused weights
+    are group nodes ``("their group", k)`` / ``("my group", k)`` whose ``members`` are the leaf nodes they
+    are made of, joined by one edge to their partner.
 
     Example:
         >>> g = weightbridge.cost_graph(their, my)
