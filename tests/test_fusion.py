@@ -321,3 +321,36 @@ def test_transformers_query_key_value_and_timm_qkv_map_both_ways_on_real_models(
         pair = dataclasses.replace(pair, build_source=pair.build_target, build_target=pair.build_source)
     result = verify(pair, weightbridge.adapt)
     assert result.outcome == "correct", f"{name} {direction}: {result.outcome} {result.message}"
+
+
+def test_bert_query_key_value_fuse_into_torch_multihead_attention_in_proj():
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=4, intermediate_size=32,
+                        max_position_embeddings=32)
+    their = BertModel(config, add_pooling_layer=False).state_dict()
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, dropout=0.0)
+    my = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).state_dict()
+    mapping = weightbridge.match({k: v for k, v in their.items() if k.startswith("encoder.")}, my)
+    for l in range(2):
+        for kind in ("weight", "bias"):
+            pair = mapping[f"layers.{l}.self_attn.in_proj_{kind}"]
+            assert pair.their == tuple(f"encoder.layer.{l}.attention.self.{p}.{kind}" for p in ("query", "key", "value"))
+            assert pair.transform == ("a i, b i, c i -> (a + b + c) i" if kind == "weight" else "a, b, c -> (a + b + c)")
+        assert mapping[f"layers.{l}.norm1.weight"].their == (f"encoder.layer.{l}.attention.output.LayerNorm.weight",)
+        assert mapping[f"layers.{l}.linear2.weight"].their == (f"encoder.layer.{l}.output.dense.weight",)
+
+
+def test_square_pieces_without_layout_evidence_are_an_ambiguity_not_a_guess():
+    their = random_tree({f"attn.{p}.weight": (D, D) for p in ("query", "key", "value")})
+    with pytest.raises(weightbridge.AmbiguityError) as raised:
+        weightbridge.match(their, zeros_tree({"attn.in_proj_weight": (3 * D, D)}))
+    assert str(raised.value) == (
+        "the mapping is not unique: 1 fused weight can be put together along more than one axis at the same cost: "
+        "the pieces are square and no weight of the same kind around them proves the axis order.\n"
+        "  my attn.in_proj_weight (24, 8) <- their\n"
+        "    attn.query.weight + attn.key.weight + attn.value.weight  (a i, b i, c i -> (a + b + c) i)\n"
+        "    or attn.query.weight + attn.key.weight + attn.value.weight  (i a, i b, i c -> (a + b + c) i)"
+    )
+    assert raised.value.hints == []

@@ -7,7 +7,7 @@ import networkx as nx
 
 from . import _names
 from ._formats import format_permutation, weight_kind
-from ._fusion import add_group_edges, is_group, order_is_hinted
+from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # How much each feature weighs in an edge's cost. Every feature lies in [0, 1].
@@ -377,13 +377,15 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
             my_leaf = my_leaves[group.partner if group.side == "their" else group.members[0]]
             their_shape = their_leaves[group.members[0] if group.side == "their" else group.partner].shape
             values, scale = {"structure": 0.0, "layout_consistency": 0.0}, len(group.members)
+            my_parts = fused_layout_parts(my_leaf.parts)
         else:
             m, t = (u, v) if u[0] == "my" else (v, u)
             my_leaf, their_shape = my_leaves[m[1]], their_leaves[t[1]].shape
+            my_parts = my_leaf.parts
             known = partner_parents.get(parent(my_leaf))
             values, scale = {"structure": 1.0 if known and parent(their_leaves[t[1]]) not in known else 0.0, "layout_consistency": 0.0}, 1
         if proves_layout(their_shape):
-            seen = next(nearest_evidence(evidence, my_leaf.parts), set())
+            seen = next(nearest_evidence(evidence, my_parts), set())
             if seen and not any(all(compatible(l.layout, e) for e in seen) for l in data["layouts"]):
                 values["layout_consistency"] = 1.0
         if any(data[k] != value for k, value in values.items()):

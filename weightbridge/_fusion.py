@@ -267,6 +267,16 @@ def allowed_by_hints(group, partner_name, member_names, hints):
     return True
 
 
+def fused_layout_parts(parts):
+    """The path under which a fused weight looks for layout evidence: torch's ``in_proj_weight`` is a
+    ``weight`` like the projections around it, which prove its axis order."""
+    last = parts[-1]
+    for kind in ("weight", "kernel"):
+        if last.lower().endswith("_" + kind):
+            return parts[:-1] + (last[-len(kind):],)
+    return parts
+
+
 def group_width(group):
     return len(group.members) // group.slices
 
@@ -387,7 +397,7 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
     """The AmbiguityError for ties that involve fused groups: each tied fused weight with the chosen and the
     tied way of putting it together, and an order hint that names the members in order."""
 
-    blocks, groups, hints = [], [], []
+    blocks, groups, hints, layout_ties = [], [], [], 0
     for left, changed in assignment.alternatives.items():
         right = assignment.pairs[left]
         group = graph.edges[left, right].get("group")
@@ -406,13 +416,18 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
         sides = ("my", "their") if group.side == "their" else ("their", "my")
         # The option whose pieces keep their enumeration order is shown first and hinted: the likelier truth.
         options = [grouped] + ([tied] if tied is not None else [])
-        options.sort(key=lambda node: _out_of_order(graph.nodes[node].get("group")))
+        options.sort(key=lambda node: (_out_of_order(graph.nodes[node].get("group")), graph.nodes[node]["name"],
+                                       graph.nodes[node]["group"].transform.expression if is_group(node) else ""))
         texts = [graph.nodes[node]["name"] for node in options] + ["(something else)"] * (2 - len(options))
         if any(single_name == g[0][0] for g in groups):
             continue
         proposed = graph.nodes[options[0]].get("group")
         groups.append(((single_name,), tuple(texts[0].split(ORDER_SEPARATOR))))
-        if proposed is not None and group_width(proposed) > 1:
+        if texts[0] == texts[1]:
+            # The same pieces in the same order, joined along other axes: a layout no weight around proves.
+            texts = [f"{text}  ({graph.nodes[node]['group'].transform.expression})" for text, node in zip(texts, options)]
+            layout_ties += 1
+        elif proposed is not None and group_width(proposed) > 1:
             pieces = ORDER_SEPARATOR.join(proposed.varying)
             hint = (_partner_substring(single_name), pieces) if group.side == "their" else (pieces, _partner_substring(single_name))
             if hint not in hints:
@@ -423,6 +438,13 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
             f"    or {texts[1]}"
         )
     hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in hints).replace("'", '"')
+    if layout_ties == len(blocks):
+        message = (
+            f"the mapping is not unique: {len(blocks)} fused weight{'s' if len(blocks) != 1 else ''} can be put together "
+            "along more than one axis at the same cost: the pieces are square and no weight of the same kind "
+            "around them proves the axis order.\n" + "\n".join(blocks)
+        )
+        return AmbiguityError(message, groups, [])
     message = (
         f"the mapping is not unique: {len(blocks)} fused weight{'s' if len(blocks) != 1 else ''} can be put together "
         "in more than one way at the same cost: no name spells the order of the pieces (as 'qkv' or "
