@@ -290,11 +290,13 @@ def test_proposed_hints_do_not_leave_weights_unmatched():
 @settings(max_examples=60, deadline=None)
 @given(fused_cases())
 def test_fused_and_split_weights_map_exactly_or_raise_ambiguity(case):
-    """q, k, v fused on one side and apart on the other, in either direction and layout: the true
-    concatenation (or split), or an AmbiguityError; never a wrong order or a wrong piece."""
+    """q, k, v fused on one side and apart on the other (experts listed on one side, stacked on the other),
+    in either direction and layout: the true concatenation, stack or split, or an AmbiguityError; never a
+    wrong order or a wrong piece."""
     note(case.describe())
     outcome = adapt_exactly_or_ambiguity(case)
     spelled = case.fused_name in SPELLING_FUSED
-    event(f"{outcome}: fused name {'spells' if spelled else 'does not spell'} the order, separate side {case.order}")
-    if spelled or case.order == "kept":
+    event(f"{outcome}: fused name {'spells' if spelled else 'does not spell'} the order, separate side {case.order}"
+          + (", experts" if case.experts else ""))
+    if (spelled and not case.experts) or case.order == "kept":
         assert outcome == "exact", "the name or the enumeration order tells the order of the pieces"

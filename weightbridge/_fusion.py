@@ -8,10 +8,10 @@ one-to-one edges. A group is made of siblings (paths equal but for one module: `
 along a new first axis, or both (a stack of concatenations: Mixtral's ``gate_up_proj``), into
 exactly the partner's shape after a layout permutation.
 
-Groups are only looked for where sizes demand them: a partner must be of a (size, dtype kind, number
-of axes longer than one) class that its side has more of than the other side, and every member of a
-class that its side has more of. A checkpoint without fused weights has no such classes and pays one
-count per side (``benchmarks/fusion_speed.py``).
+Groups are only looked for where sizes demand them: the partner and every member must be of a (size,
+dtype kind, number of axes longer than one) class that the two sides hold different numbers of. A
+checkpoint without fused weights has no such classes and pays one count per side
+(``benchmarks/fusion_speed.py``).
 """
 
 import dataclasses
@@ -70,20 +70,24 @@ def candidate_groups(their_leaves, my_leaves):
 
 
 def _groups(side, leaves, classes, counts, others, other_classes, other_counts):
+    # Classes whose counts differ are where one-to-one pairs cannot explain every leaf. Either side of
+    # such a class may hold the pieces or the fused weight: experts' w1 (I, H) can outnumber the
+    # (I, H)-shaped qkv of the other side and still be pieces while qkv is a fused weight.
     partners = defaultdict(list)
     for k, key in enumerate(other_classes):
-        if other_counts[key] > counts.get(key, 0):
+        if other_counts[key] != counts.get(key, 0):
             partners[key].append(k)
     if not partners:
         return []
-    candidates = [leaf for leaf, key in zip(leaves, classes) if counts[key] > other_counts.get(key, 0) and leaf.shape]
+    candidates = [leaf for leaf, key in zip(leaves, classes) if counts[key] != other_counts.get(key, 0) and leaf.shape]
     if not candidates:
         return []
-    units = _concatenations(candidates) + [((leaf,), None) for leaf in candidates]
+    concatenations = _concatenations(candidates)
     found = []
-    for members, axis in units:
+    for members, axis in concatenations:
         found.extend(_with_partners(side, [(members, axis)], axis, others, partners))
-    for stack in _stacks(units):
+    # Single leaves are one-to-one edges already; they only join groups as slices of a stack.
+    for stack in _stacks(concatenations + [((leaf,), None) for leaf in candidates]):
         found.extend(_with_partners(side, stack, stack[0][1], others, partners))
     return found
 
@@ -438,6 +442,16 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
             f"    or {texts[1]}"
         )
     hint_text = ", ".join(f"({a!r}, {b!r})" for a, b in hints).replace("'", '"')
+    if not blocks:
+        # Ties that move fused groups only as a side effect: shown pair by pair.
+        lines = []
+        for left, changed in assignment.alternatives.items():
+            for row, col in changed.items():
+                now = assignment.pairs.get(row)
+                lines.append(f"  {graph.nodes[row]['name']} <- {graph.nodes[now]['name'] if now else '(nothing)'}"
+                             f"  or  <- {graph.nodes[col]['name'] if col else '(nothing)'}")
+        message = "the mapping is not unique: these pairs tie with others at the same cost:\n" + "\n".join(dict.fromkeys(lines))
+        return AmbiguityError(message, [], [])
     if layout_ties == len(blocks):
         message = (
             f"the mapping is not unique: {len(blocks)} fused weight{'s' if len(blocks) != 1 else ''} can be put together "
