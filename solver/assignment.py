@@ -7,6 +7,10 @@ costs and ties are seen as ties. Nodes may stay unmatched at a price (``unmatche
 node), modelled by one dummy partner per node; the dummy block mirrors the real block so that
 every real matching extends to a perfect one (the construction of Ramshaw & Tarjan 2012, §3).
 
+Nodes with a ``members`` attribute are groups: an edge to a group uses all of its members (a
+fused weight made of several). Components that contain a group are solved as an exact cover by
+:mod:`solver.cover` (CP-SAT); all others take the assignment path above unchanged.
+
 The margin of a chosen edge is how much more the best assignment costs when that edge is
 forbidden: a margin within ``tolerance`` means the optimum is not unique. An optional integer
 ``tiebreak`` per edge orders assignments of equal cost (lexicographic objective); only
@@ -20,14 +24,18 @@ import networkx as nx
 import numpy as np
 from ortools.graph.python import linear_sum_assignment
 
+from .cover import solve_cover
+
 SCALE = 1000
 
 
 @dataclasses.dataclass(frozen=True)
 class Assignment:
-    """The solution: ``pairs`` maps left nodes to right nodes; ``margins`` maps left nodes to the margin
-    of their pair (``math.inf`` when no other assignment keeps as many pairs); ``alternatives`` maps the
-    left nodes whose margin is within tolerance to the runner-up pairing of the nodes it changes."""
+    """The solution: ``pairs`` maps left nodes to right nodes (either may be a group); ``margins`` maps left
+    nodes to the margin of their pair (``math.inf`` when no other assignment keeps as many pairs);
+    ``alternatives`` maps the left nodes whose margin is within tolerance to the runner-up pairing of the
+    nodes it changes. ``unmatched_left`` and ``unmatched_right`` are the nodes no chosen pair covers,
+    groups themselves not counted."""
 
     pairs: dict
     margins: dict
@@ -116,8 +124,22 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
     unmatched_integer = _integer(unmatched_cost)
     tolerance_integer = _integer(tolerance)
     exact_below_integer = _integer(exact_below) if math.isfinite(exact_below) else np.iinfo(np.int64).max // 4
-    components = sorted(nx.connected_components(graph.subgraph(left + right)), key=lambda c: min(order[n] for n in c))
+    members = {n: m for n, m in graph.nodes(data="members") if m is not None and (n in left_set or n in right_set)}
+    connected = graph.subgraph(left + right)
+    if members:
+        # A group and its members stand or fall together: they belong to one component.
+        connected = nx.Graph(connected)
+        connected.add_edges_from((group, member) for group, nodes in members.items() for member in nodes)
+    components = sorted(nx.connected_components(connected), key=lambda c: min(order[n] for n in c))
     for component in components:
+        if members and not component.isdisjoint(members):
+            cover = _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak,
+                                           unmatched_integer, tolerance_integer, exact_below)
+            pairs.update(cover.pairs)
+            margins.update(cover.margins)
+            alternatives.update(cover.alternatives)
+            total += cover.cost
+            continue
         rows = sorted((n for n in component if n in left_set), key=order.get)
         cols = sorted((n for n in component if n in right_set), key=order.get)
         if not rows or not cols:
@@ -158,7 +180,32 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
             margins[rows[r]] = (second - best) / factor / SCALE
             if second - best <= tolerance_integer * factor:
                 alternatives[rows[r]] = {rows[i]: (cols[m] if m >= 0 else None) for i, m in enumerate(second_mate) if m != mate[i]}
-    unmatched_left = tuple(n for n in left if n not in pairs)
-    matched_right = set(pairs.values())
-    unmatched_right = tuple(n for n in right if n not in matched_right)
+    covered = set()
+    for pair in pairs.items():
+        for node in pair:
+            covered.update(members.get(node, (node,)))
+    unmatched_left = tuple(n for n in left if n not in covered and n not in members)
+    unmatched_right = tuple(n for n in right if n not in covered and n not in members)
     return Assignment(pairs, margins, alternatives, unmatched_left, unmatched_right, total)
+
+
+def _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak, unmatched_integer,
+                           tolerance_integer, exact_below):
+    """One component with groups, as an exact cover with the same integer costs as the assignment path."""
+    lefts = sorted((n for n in component if n in left_set), key=order.get)
+    edges, covers = [], []
+    for u, v, data in graph.edges(lefts, data=True):
+        if v not in component:
+            continue
+        left, right = (u, v) if u in left_set else (v, u)
+        edges.append((left, right, _integer(data[weight]), int(data.get(tiebreak, 0)) if tiebreak else 0))
+        covers.append(tuple(members.get(left, (left,))) + tuple(members.get(right, (right,))))
+    # The tie-break enters under a factor larger than any cover's sum of tie-breaks.
+    factor = sum(sorted((e[3] for e in edges), reverse=True)[: len(lefts) + 1]) + 1
+    scaled = [(left, right, cost * factor + rank) for left, right, cost, rank in edges]
+    cover = solve_cover(
+        scaled, covers, unmatched=unmatched_integer * factor, tolerance=tolerance_integer * factor,
+        exact_below=_integer(exact_below) * factor if math.isfinite(exact_below) else None,
+    )
+    margins = {node: m if math.isinf(m) else m / factor / SCALE for node, m in cover.margins.items()}
+    return dataclasses.replace(cover, margins=margins, cost=cover.cost / factor / SCALE)

@@ -421,3 +421,105 @@ def leaves(tree, at=None, path=()):
     for key, child in items:
         result += leaves(child, at, path + (key,))
     return result
+
+
+# ---------------------------------------------------------------------------------------------- fused weights
+
+PIECE_NAMES = [("q_proj", "k_proj", "v_proj"), ("query", "key", "value"), ("q", "k", "v"), ("wq", "wk", "wv")]
+# Fused names that spell the order of the pieces, and names that do not.
+SPELLING_FUSED = ["qkv", "qkv_proj", "query_key_value", "Wqkv"]
+SILENT_FUSED = ["in_proj", "c_attn"]
+
+
+@dataclasses.dataclass
+class FusedCase:
+    """Attention blocks with q, k and v apart on one side and fused on the other, and the truth."""
+
+    their: dict
+    my: dict
+    kwargs: dict
+    expected: dict  # my path -> array
+    true_pairs: dict  # my name -> their names
+    my_names: dict
+    fused_name: str
+    experts: int
+    order: str
+    fused_is_mine: bool
+    layout: str
+
+    def describe(self):
+        return (f"fused {self.fused_name!r} and {self.experts} experts on the {'my' if self.fused_is_mine else 'their'} side, layout {self.layout}, "
+                f"separate side order {self.order}\ntheir: {[(n, v.shape) for n, v in self.their.items()]}\n"
+                f"my (<- true partners): {[(n, v.shape, self.true_pairs[n]) for n, v in self.my.items()]}")
+
+
+@st.composite
+def fused_cases(draw):
+    """Blocks of attention (q, k, v, o; k and v maybe smaller: grouped queries), an MLP and maybe a list of
+    experts. One side keeps q, k, v apart in the order q, k, v, the other fuses them in that order (and
+    stacks the experts, w1 before w3); the fused side may use the Flax layout. The separate side is
+    enumerated as defined or alphabetically (then only a fused name that spells the order, or an
+    AmbiguityError, can decide it)."""
+    width = draw(st.sampled_from([4, 6, 8]))
+    kv = draw(st.sampled_from([width, width // 2]))
+    blocks = draw(st.integers(1, 3))
+    bias = draw(st.booleans())
+    pieces = draw(st.sampled_from(PIECE_NAMES))
+    fused_name = draw(st.sampled_from(SPELLING_FUSED + SILENT_FUSED))
+    order = draw(st.sampled_from(["kept", "alphabetical"]))
+    layout = draw(st.sampled_from(["pytorch", "flax"]))
+    fused_is_mine = draw(st.booleans())
+    # Mixture-of-experts blocks: a list of experts (w1, w2, w3) against stacked gate_up_proj and down_proj,
+    # stacked in their own (PyTorch) layout.
+    experts = draw(st.sampled_from([0, 2, 3])) if layout == "pytorch" else 0
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    separate, fused, truth = {}, {}, {}  # truth: fused name -> separate names in concatenation order
+
+    def kernel(value):
+        return value.T.copy() if layout == "flax" and value.ndim == 2 else value
+
+    weight_name = "kernel" if layout == "flax" else "weight"
+    for b in range(blocks):
+        roles = [("weight", (width, width), (kv, width))] + ([("bias", (width,), (kv,))] if bias else [])
+        for role, q_shape, kv_shape in roles:
+            values = [rng.standard_normal(shape).astype(np.float32) for shape in (q_shape, kv_shape, kv_shape)]
+            names = [f"blocks.{b}.attn.{piece}.{role}" for piece in pieces]
+            separate.update(zip(names, values))
+            fused_key = f"layers/{b}/attention/{fused_name}/{weight_name if role == 'weight' else 'bias'}"
+            fused[fused_key] = kernel(np.concatenate(values))
+            truth[fused_key] = names
+        for name, shape in (("attn.o_proj", (width, width)), ("mlp.fc1", (2 * width, width)), ("mlp.fc2", (width, 2 * width))):
+            value = rng.standard_normal(shape).astype(np.float32)
+            separate[f"blocks.{b}.{name}.weight"] = value
+            fused_key = f"layers/{b}/{name.replace('.', '/').replace('o_proj', 'out')}/{weight_name}"
+            fused[fused_key] = kernel(value.copy())
+            truth[fused_key] = [f"blocks.{b}.{name}.weight"]
+        if experts:
+            hidden = 3 * width
+            pieces_of = {"w1": (hidden, width), "w2": (width, hidden), "w3": (hidden, width)}
+            values = {(e, w): rng.standard_normal(shape).astype(np.float32) for e in range(experts) for w, shape in pieces_of.items()}
+            for (e, w), value in values.items():
+                separate[f"blocks.{b}.moe.experts.{e}.{w}.weight"] = value
+            gate_up, down = f"layers/{b}/moe/experts/gate_up_proj", f"layers/{b}/moe/experts/down_proj"
+            fused[gate_up] = np.stack([np.concatenate([values[(e, "w1")], values[(e, "w3")]]) for e in range(experts)])
+            fused[down] = np.stack([values[(e, "w2")] for e in range(experts)])
+            truth[gate_up] = [f"blocks.{b}.moe.experts.{e}.{w}.weight" for e in range(experts) for w in ("w1", "w3")]
+            truth[down] = [f"blocks.{b}.moe.experts.{e}.w2.weight" for e in range(experts)]
+    if order == "alphabetical":
+        separate = dict(sorted(separate.items()))
+
+    if fused_is_mine:
+        their, mine = separate, fused
+        expected = {(name,): value for name, value in fused.items()}
+        true_pairs = {name: tuple(truth[name]) for name in fused}
+    else:
+        their, mine = fused, separate
+        expected = {(name,): value for name, value in separate.items()}
+        true_pairs = {}
+        for fused_key, names in truth.items():
+            for name in names:
+                true_pairs[name] = (fused_key,)
+    mine = {name: rng.standard_normal(value.shape).astype(np.float32) for name, value in mine.items()}
+    my_names = {(name,): name for name in mine}
+    return FusedCase(their, mine, {}, expected, true_pairs, my_names, fused_name, experts, order, fused_is_mine, layout)

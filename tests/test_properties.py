@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import event, given, note, settings
 
 import weightbridge
-from strategies import cases, leaves, ports
+from strategies import SPELLING_FUSED, cases, fused_cases, leaves, ports
 
 
 def snapshot(tree):
@@ -285,3 +285,18 @@ def test_proposed_hints_do_not_leave_weights_unmatched():
     except (weightbridge.AmbiguityError, weightbridge.HintError):
         return
     hints_hold(mapping, hints)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fused_cases())
+def test_fused_and_split_weights_map_exactly_or_raise_ambiguity(case):
+    """q, k, v fused on one side and apart on the other (experts listed on one side, stacked on the other),
+    in either direction and layout: the true concatenation, stack or split, or an AmbiguityError; never a
+    wrong order or a wrong piece."""
+    note(case.describe())
+    outcome = adapt_exactly_or_ambiguity(case)
+    spelled = case.fused_name in SPELLING_FUSED
+    event(f"{outcome}: fused name {'spells' if spelled else 'does not spell'} the order, separate side {case.order}"
+          + (", experts" if case.experts else ""))
+    if (spelled and not case.experts) or case.order == "kept":
+        assert outcome == "exact", "the name or the enumeration order tells the order of the pieces"

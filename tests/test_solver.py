@@ -53,3 +53,39 @@ def test_components_are_solved_separately():
     assert result.pairs == {("L", 0): ("R", 0), ("L", 1): ("R", 1), ("L", 2): ("R", 2)}
     assert result.margins[("L", 0)] == math.inf
     assert result.margins[("L", 1)] == 2.0
+
+
+def grouped(edges, groups):
+    """A graph with group nodes ("G", k) whose members are left nodes."""
+    g = graph(edges)
+    for k, (members, partner, cost) in enumerate(groups):
+        g.add_node(("G", k), members=tuple(("L", i) for i in members))
+        g.add_edge(("G", k), ("R", partner), cost=cost)
+    return g
+
+
+def test_a_group_edge_covers_all_its_members_and_beats_leaving_them_unmatched():
+    g = grouped({(0, 0): 1.0, (1, 0): 1.0, (2, 0): 1.0}, [((0, 1), 1, 2.0)])
+    result = solve_assignment(g, [("L", i) for i in range(3)] + [("G", 0)], [("R", 0), ("R", 1)], unmatched_cost=10, tolerance=0.0)
+    assert result.pairs == {("G", 0): ("R", 1), ("L", 2): ("R", 0)}
+    assert result.unmatched_left == ()
+    assert result.unmatched_right == ()
+    assert result.cost == 3.0
+
+
+def test_groups_of_the_same_members_at_the_same_cost_tie():
+    g = grouped({}, [((0, 1), 0, 2.0), ((1, 0), 0, 2.0)])
+    result = solve_assignment(g, [("L", 0), ("L", 1), ("G", 0), ("G", 1)], [("R", 0)], unmatched_cost=10, tolerance=0.0)
+    (chosen,) = result.pairs
+    other = ("G", 1 - chosen[1])
+    assert result.pairs == {chosen: ("R", 0)}
+    assert result.margins == {chosen: 0.0}
+    assert result.alternatives == {chosen: {chosen: None, other: ("R", 0)}}
+
+
+def test_a_cheaper_group_order_wins_by_its_margin():
+    g = grouped({}, [((0, 1), 0, 2.0), ((1, 0), 0, 2.5)])
+    result = solve_assignment(g, [("L", 0), ("L", 1), ("G", 0), ("G", 1)], [("R", 0)], unmatched_cost=10, tolerance=0.0)
+    assert result.pairs == {("G", 0): ("R", 0)}
+    assert result.margins == {("G", 0): 0.5}
+    assert result.alternatives == {}

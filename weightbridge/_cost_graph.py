@@ -9,6 +9,7 @@ import networkx as nx
 
 from . import _names
 from ._formats import format_permutation, weight_kind
+from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # How much each feature weighs in an edge's cost. Every feature lies in [0, 1].
@@ -21,12 +22,14 @@ FEATURE_WEIGHTS = {
     "layout_change": 1.0,
     "structure": 2.0,
     "layout_consistency": 1.0,
+    # Only edges to fused groups: how far the order inside the concatenation goes against the evidence.
+    "concat_order": 1.0,
 }
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
 # the same order; otherwise modules were defined in another order and names must decide.
 MIN_CONCORDANCE = 0.95
 # Leaving a leaf without a partner costs more than any edge, so the most pairs win first.
-UNMATCHED_COST = sum(FEATURE_WEIGHTS.values())
+UNMATCHED_COST = sum(weight for name, weight in FEATURE_WEIGHTS.items() if name != "concat_order")
 
 
 def my_node(i):
@@ -317,10 +320,10 @@ def order_concordance(my, their):
     return 1.0 - inversions / (len(anchors) * (len(anchors) - 1) / 2)
 
 
-def features(my, i, their, j, token_weight, transform, seen):
+def features(my, i, their, j, token_weight, transform, seen=None):
     """The named features of pairing my leaf i with their leaf j, each in [0, 1]. The name features
     depend only on the leaves' kinds, modules and indices, which repeat: `seen` keeps them, one dict each."""
-    seen_kinds, seen_modules, seen_indices = seen
+    seen_kinds, seen_modules, seen_indices = seen or ({}, {}, {})
     key = (my.kind_id[i], their.kind_id[j])
     leaf = seen_kinds.get(key)
     if leaf is None:
@@ -352,6 +355,7 @@ def features(my, i, their, j, token_weight, transform, seen):
         "layout_change": transform.price,
         "structure": 0.0,
         "layout_consistency": 0.0,
+        "concat_order": 0.0,
     }
 
 
@@ -371,9 +375,10 @@ def _token_weights(my, their):
 
 
 def allowed_by_hints(my_leaf, their_leaf, hints):
-    """A hint (a, b) holds when `my` contains a exactly when its partner contains b."""
+    """A hint (a, b) holds when `my` contains a exactly when its partner contains b (hints on the order
+    inside a concatenation concern fused groups only)."""
     their_names = (their_leaf.name,) + their_leaf.aliases
-    return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints)
+    return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints if not order_is_hinted((a, b)))
 
 
 def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_folding=None, their_folding=None):
@@ -429,6 +434,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     graph.graph["ordered"] = my.ordered and their.ordered
     if my.ordered and their.ordered:
         _add_local_order(graph)
+    add_group_edges(graph, my, their, token_weight, hints)
     return graph
 
 
@@ -440,6 +446,8 @@ def layout_evidence(pairs, graph, my_leaves, their_leaves):
     """For every (kind, enclosing module), the layouts that pairs with a single fitting layout prove."""
     evidence = defaultdict(set)
     for m, t in pairs:
+        if is_group(m) or is_group(t):
+            continue
         layouts = graph.edges[m, t]["layouts"]
         if len(layouts) != 1 or not proves_layout(their_leaves[t[1]].shape):
             continue
@@ -463,12 +471,13 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     ``structure``, a candidate costs more when the confident partners of its module's other weights
     sit in other modules than the candidate, on either side (schema matching's structural context,
     cf. Cupid and Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
-    agrees with the layouts that untied weights of its kind around it prove. Returns whether any
-    edge changed."""
+    agrees with the layouts that untied weights of its kind around it prove (for a fused group too,
+    whose cost counts every member). Returns whether any edge changed."""
     def parent(leaf):
         return leaf.parts[:-1]
 
-    confident = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] >= CONFIDENT_MARGIN]
+    one_to_one = [(m, t) for m, t in assignment.pairs.items() if not (is_group(m) or is_group(t))]
+    confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
     # For each module, where the confident partners of its weights sit, counted, so that a weight's
     # own pairing can be left out: only its module's other weights speak for or against a candidate.
     partner_parents, their_partner_parents, own = defaultdict(Counter), defaultdict(Counter), {}
@@ -482,22 +491,31 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
         return {where for where, count in counts.items() if count - (own.get(node) == where) > 0}
 
     # Any untied pair may prove a layout: a wrong partner of the same kind would prove the same one.
-    untied = [(m, t) for m, t in assignment.pairs.items() if assignment.margins[m] > 0]
+    untied = [(m, t) for m, t in one_to_one if assignment.margins[m] > 0]
     evidence = layout_evidence(untied, graph, my_leaves, their_leaves)
     changed = False
     for u, v, data in graph.edges(data=True):
-        m, t = (u, v) if u[0] == "my" else (v, u)
-        my_parent, their_parent = parent(my_leaves[m[1]]), parent(their_leaves[t[1]])
-        known, their_known = others(partner_parents[my_parent], m), others(their_partner_parents[their_parent], t)
-        elsewhere = (known and their_parent not in known) or (their_known and my_parent not in their_known)
-        values = {"structure": 1.0 if elsewhere else 0.0, "layout_consistency": 0.0}
-        if proves_layout(their_leaves[t[1]].shape):
-            seen = next(nearest_evidence(evidence, my_leaves[m[1]].parts), set())
+        if "group" in data:
+            group = data["group"]
+            my_leaf = my_leaves[group.partner if group.side == "their" else group.members[0]]
+            their_shape = their_leaves[group.members[0] if group.side == "their" else group.partner].shape
+            values, scale = {"structure": 0.0, "layout_consistency": 0.0}, len(group.members)
+            my_parts = fused_layout_parts(my_leaf.parts)
+        else:
+            m, t = (u, v) if u[0] == "my" else (v, u)
+            my_leaf, their_shape = my_leaves[m[1]], their_leaves[t[1]].shape
+            my_parts = my_leaf.parts
+            my_parent, their_parent = parent(my_leaf), parent(their_leaves[t[1]])
+            known, their_known = others(partner_parents[my_parent], m), others(their_partner_parents[their_parent], t)
+            elsewhere = (known and their_parent not in known) or (their_known and my_parent not in their_known)
+            values, scale = {"structure": 1.0 if elsewhere else 0.0, "layout_consistency": 0.0}, 1
+        if proves_layout(their_shape):
+            seen = next(nearest_evidence(evidence, my_parts), set())
             if seen and not any(all(compatible(l.layout, e) for e in seen) for l in data["layouts"]):
                 values["layout_consistency"] = 1.0
         if any(data[k] != value for k, value in values.items()):
             data.update(values)
-            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
+            data["cost"] = scale * edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             changed = True
     return changed
 

@@ -37,11 +37,13 @@ def materialise(x):
     return x
 
 
-def transform(x, expression, axes):
-    """Applies an einx layout transform; the empty expression keeps the tensor."""
+def transform(sources, expression, axes):
+    """Applies an einx transform to the source tensors (several for a fused weight); the empty
+    expression keeps the one tensor. A split gives a tuple of tensors."""
     if not expression:
+        (x,) = sources
         return x
-    return einx.id(expression, x, **axes)
+    return einx.id(expression, *sources, **axes)
 
 
 def _torch_dtype(name):

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 
 from ._cost_graph import FEATURE_WEIGHTS
@@ -21,8 +22,9 @@ class Pair:
 
     Attributes:
         my: the name of the `my` leaf.
-        their: the names of the `their` leaves it is made of (one for a one-to-one pair).
-        transform: the einx expression that turns the `their` tensor into the `my` tensor
+        their: the names of the `their` leaves it is made of: one for a one-to-one pair, several in the
+            order the expression takes them for a fused weight ("q i, k i, v i -> (q + k + v) i").
+        transform: the einx expression that turns the `their` tensors into the `my` tensor
             ("" when it is taken as it is).
         axes: axis sizes the expression needs, as ``((name, size), ...)``.
         cost: the edge cost, the sum of the weighted features.
@@ -32,6 +34,8 @@ class Pair:
         features: the feature values of this pair (each in [0, 1]).
         runner_up: the next-best `their` candidate for this `my` leaf, or None.
         runner_up_features: its feature values.
+        part: for a weight split out of a fused one, which of the expression's outputs it is
+            ("(a + b) i -> a i, b i", part 1: the second); None otherwise.
     """
 
     my: str
@@ -43,6 +47,7 @@ class Pair:
     features: dict = dataclasses.field(default_factory=dict)
     runner_up: str = None
     runner_up_features: dict = dataclasses.field(default_factory=dict)
+    part: int = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,12 +100,16 @@ class Mapping:
         return "\n".join(lines)
 
     def iter_apply(self, their):
-        """Yields ``(my_name, tensor)`` one output weight at a time, reading each `their` tensor when it is needed."""
+        """Yields ``(my_name, tensor)`` one output weight at a time, reading each `their` tensor when it is needed.
+
+        Memory holds the tensors of one pair: a fused weight's pieces, or the pieces of a split one
+        (kept while the pairs that share them follow each other).
+        """
         values = self._their_values(their)
         my_dtypes = {name: dtype for name, _, dtype in self.my_signature}
+        last = {}
         for pair in self.pairs:
-            source = materialise(values[pair.their[0]])
-            result = transform(source, pair.transform, dict(pair.axes))
+            result = _decode_pair(pair, values, last)
             yield pair.my, as_like(result, result, my_dtypes[pair.my])
 
     def apply(self, their, my=None):
@@ -127,7 +136,7 @@ class Mapping:
             for alias in aliases:
                 by_my.setdefault(alias, by_my.get(primary))
         dtypes = {name: dtype for name, _, dtype in self.my_signature}
-        cache = {}
+        cache, decoded = {}, {}
 
         def value_of(name):
             pair = by_my.get(name)
@@ -136,8 +145,7 @@ class Mapping:
                     raise TreeError(f"my weight {name!r} has no partner and no initial value was given; pass my=")
                 return like[name]
             if pair.my not in cache:
-                source = materialise(values[pair.their[0]])
-                result = transform(source, pair.transform, dict(pair.axes))
+                result = _decode_pair(pair, values, decoded)
                 target = like[pair.my] if like is not None else result
                 cache[pair.my] = as_like(result, target, dtypes.get(pair.my, dtypes.get(name)))
             return cache[pair.my]
@@ -175,6 +183,7 @@ class Mapping:
                     "cost": round(p.cost, 6),
                     "margin": None if math.isinf(p.margin) else round(p.margin, 6),
                     "features": {k: round(v, 6) for k, v in p.features.items()},
+                    **({"part": p.part} if p.part is not None else {}),
                 }
                 for p in self.pairs
             ],
@@ -194,6 +203,7 @@ class Mapping:
             Pair(
                 my=p["my"], their=tuple(p["their"]), transform=p["transform"], axes=tuple(p["axes"].items()),
                 cost=p["cost"], margin=math.inf if p["margin"] is None else p["margin"], features=p.get("features", {}),
+                part=p.get("part"),
             )
             for p in data["pairs"]
         )
@@ -207,11 +217,74 @@ class Mapping:
             my_aliases={k: tuple(v) for k, v in data.get("my_aliases", {}).items()},
         )
 
+    def reverse(self):
+        """The mapping from `my` back to `their`: every transform inverted, fused weights split again
+        and split ones fused. Applying it to the output of this mapping restores the `their` weights
+        that this mapping uses, exactly.
+
+        Example:
+            >>> back = mapping.reverse().apply(new_params)  # a flat dict by their names
+        """
+        their_shapes = {name: shape for name, shape, _ in self.their_signature}
+        pairs, splits = [], {}
+        for pair in self.pairs:
+            if pair.part is not None:
+                splits.setdefault((pair.their, pair.transform, pair.axes), []).append(pair)
+                continue
+            expression, axes = _inverse(pair.transform, [their_shapes[name] for name in pair.their], pair.axes)
+            for part, name in enumerate(pair.their):
+                pairs.append(Pair(my=name, their=(pair.my,), transform=expression, axes=axes, cost=pair.cost, margin=pair.margin,
+                                  features=pair.features, part=part if len(pair.their) > 1 else None))
+        for (their_names, forward, forward_axes), parts in splits.items():
+            parts = sorted(parts, key=lambda p: p.part)
+            expression, _ = _inverse(forward, [their_shapes[name] for name in their_names], forward_axes)
+            pairs.append(Pair(my=their_names[0], their=tuple(p.my for p in parts), transform=expression, axes=(),
+                              cost=parts[0].cost, margin=parts[0].margin, features=parts[0].features))
+        order = {name: k for k, (name, _, _) in enumerate(self.their_signature)}
+        options = dict(self.options)
+        for a, b in (("in_format", "out_format"), ("in_separator", "out_separator")):
+            if a in options or b in options:
+                options[a], options[b] = self.options.get(b), self.options.get(a)
+        return Mapping(
+            pairs=tuple(sorted(pairs, key=lambda p: order[p.my])), my_signature=self.their_signature,
+            their_signature=self.my_signature, options=options, unmatched_my=self.unmatched_their,
+            unmatched_their=self.unmatched_my,
+        )
+
     @classmethod
     def load(cls, path):
         """Reads a mapping written by :meth:`save`."""
         with open(path) as f:
             return cls.from_json(json.load(f))
+
+
+def _decode_pair(pair, values, decoded):
+    """The `my` tensor of one pair. `decoded` keeps the outputs of the last split so that its other parts
+    do not decode it again."""
+    key = (pair.their, pair.transform, pair.axes)
+    if pair.part is not None and key in decoded:
+        return decoded[key][pair.part]
+    sources = [materialise(values[name]) for name in pair.their]
+    result = transform(sources, pair.transform, dict(pair.axes))
+    if pair.part is None:
+        return result
+    decoded.clear()
+    decoded[key] = result
+    return result[pair.part]
+
+
+def _inverse(expression, source_shapes, axes):
+    """The einx expression that undoes `expression` on sources of `source_shapes`, with the axis sizes it needs."""
+    if not expression:
+        return "", ()
+    left, right = (side.strip() for side in expression.split("->"))
+    sizes = dict(axes)
+    for tensor, shape in zip(left.split(","), source_shapes):
+        for item, size in zip(re.findall(r"\([^)]*\)|\S+", tensor.strip()), shape):
+            if re.fullmatch(r"[A-Za-z_]\w*", item):
+                sizes[item] = size
+    needed = set(re.findall(r"[A-Za-z_]\w*", right)) & set(re.findall(r"[A-Za-z_]\w*", left))
+    return f"{right} -> {left}", tuple((name, size) for name, size in sizes.items() if name in needed)
 
 
 def write_json_atomically(path, data):

@@ -12,6 +12,7 @@ from ._cost_graph import (
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
+from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
 from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
 from ._templates import checked_members, fold, representatives, worth_folding
@@ -66,10 +67,12 @@ def _check_hints(hints, my_leaves, their_leaves):
         if not (isinstance(hint, (tuple, list)) and len(hint) == 2 and all(isinstance(s, str) and s for s in hint)):
             raise HintError(f"a hint is a pair of non-empty strings (my_substring, their_substring), got {hint!r}")
         a, b = hint
-        if not any(a in leaf.name for leaf in my_leaves):
-            raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {a!r}")
-        if not any(b in name for leaf in their_leaves for name in (leaf.name,) + leaf.aliases):
-            raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {b!r}")
+        for piece in a.split(" + ") if order_is_hinted(hint) else [a]:
+            if not any(piece in leaf.name for leaf in my_leaves):
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {piece!r}")
+        for piece in b.split(" + ") if order_is_hinted(hint) else [b]:
+            if not any(piece in name for leaf in their_leaves for name in (leaf.name,) + leaf.aliases):
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {piece!r}")
         checked.append((a, b))
     return tuple(checked)
 
@@ -92,8 +95,8 @@ def solve_with_structure(problem, hints=None):
 
 
 def solve(problem, graph):
-    my_nodes = [my_node(i) for i in range(len(problem.my_leaves))]
-    their_nodes = [their_node(j) for j in range(len(problem.their_leaves))]
+    my_nodes = [my_node(i) for i in range(len(problem.my_leaves))] + group_nodes(graph, "my")
+    their_nodes = [their_node(j) for j in range(len(problem.their_leaves))] + group_nodes(graph, "their")
     return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
                             tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN)
 
@@ -109,7 +112,7 @@ def settle_layouts(problem, graph, assignment):
     chosen = {}
     for m, t in assignment.pairs.items():
         layouts = graph.edges[m, t]["layouts"]
-        if len(layouts) == 1:
+        if len(layouts) == 1 or is_group(m) or is_group(t):
             chosen[m] = layouts[0]
             continue
         options = {layout.layout for layout in layouts}
@@ -265,13 +268,23 @@ def fold_problem(problem):
                     apart[side].update(templates[node[1]].members)
                     split = True
         for m, t in assignment.pairs.items():
-            mine, theirs = my_templates[m[1]], their_templates[t[1]]
-            if mine.count > 1 and not _members_agree(problem, ranks, mine, theirs):
-                apart["my"].update(mine.members)
-                apart["their"].update(theirs.members)
-                split = True
+            for i, j in _leaf_pairs(graph, m, t):
+                mine, theirs = my_templates[i], their_templates[j]
+                if mine.count > 1 and not _members_agree(problem, ranks, mine, theirs):
+                    apart["my"].update(mine.members)
+                    apart["their"].update(theirs.members)
+                    split = True
         if not split:
             return Folded(small, my_templates, their_templates, (graph, assignment))
+
+
+def _leaf_pairs(graph, m, t):
+    """The (my, their) leaf positions a chosen edge joins: one pair, or one per member of a fused group."""
+    if is_group(t):
+        return [(m[1], j) for j in graph.nodes[t]["group"].members]
+    if is_group(m):
+        return [(i, t[1]) for i in graph.nodes[m]["group"].members]
+    return [(m[1], t[1])]
 
 
 def _members_agree(problem, ranks, mine, theirs):
@@ -294,8 +307,12 @@ def unfold(small, folded, problem):
     my_leaves, their_leaves = problem.my_leaves, problem.their_leaves
 
     def their_member(name, k):
-        template = their_template[name]
-        return their_leaves[template.members[min(k, template.count - 1)]].name
+        """The runner-up of member k: the k-th member of the runner-up's template (of each piece of a group)."""
+        pieces = []
+        for piece in name.split(ORDER_SEPARATOR):
+            template = their_template.get(piece)
+            pieces.append(piece if template is None else their_leaves[template.members[min(k, template.count - 1)]].name)
+        return ORDER_SEPARATOR.join(pieces)
 
     pairs = []
     for pair in small.pairs:
@@ -325,6 +342,8 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     """Runs the pipeline on a read problem, one node per leaf; `solution` is its (graph, assignment) if known."""
     graph, assignment = solution or solve_with_structure(problem)
     check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatched_outputs)
+    if any(is_group(node) for changed in assignment.alternatives.values() for pair in changed.items() for node in pair if node):
+        raise fused_ambiguity_error(graph, assignment, problem.my_leaves, problem.their_leaves)
     if assignment.alternatives:
         raise ambiguity_error(
             graph, assignment, problem.my_leaves, problem.their_leaves,
@@ -337,6 +356,9 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     for m in sorted(assignment.pairs):
         t = assignment.pairs[m]
         edge = graph.edges[m, t]
+        if is_group(m) or is_group(t):
+            pairs.extend(fused_pairs(graph, m, t, assignment.margins[m], problem.my_leaves, problem.their_leaves))
+            continue
         runner_up, runner_up_features = _runner_up(graph, m, t)
         pairs.append(Pair(
             my=problem.my_leaves[m[1]].name,
@@ -346,11 +368,12 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
             cost=edge["cost"],
             margin=assignment.margins[m],
             features={k: edge[k] for k in FEATURE_WEIGHTS},
-            runner_up=problem.their_leaves[runner_up[1]].name if runner_up else None,
+            runner_up=graph.nodes[runner_up]["name"] if runner_up else None,
             runner_up_features=runner_up_features,
         ))
+    my_index = {leaf.name: leaf.index for leaf in problem.my_leaves}
     mapping = Mapping(
-        pairs=tuple(pairs),
+        pairs=tuple(sorted(pairs, key=lambda pair: my_index[pair.my])),
         my_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.my_leaves),
         their_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.their_leaves),
         options=problem.options,
@@ -421,7 +444,9 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     (``leaf_name``, ``module_name``, ``block_index``, ``order``, ``layout_change``; see
     ``weightbridge.FEATURE_WEIGHTS``) and ``transform`` (the einx expression). Where the weights
     repeat over layers or experts, a node stands for a template: its first weight is named, and
-    ``instances`` says how many weights it stands for (1 for a single weight).
+    ``instances`` says how many weights it stands for (1 for a single weight). Candidate fused weights
+    are group nodes ``("their group", k)`` / ``("my group", k)`` whose ``members`` are the leaf nodes they
+    are made of, joined by one edge to their partner.
 
     Example:
         >>> g = weightbridge.cost_graph(their, my)

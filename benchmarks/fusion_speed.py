@@ -1,0 +1,155 @@
+"""Does looking for fused weights slow down checkpoints that have none? Times `weightbridge.match` on
+non-fused signatures with the code before fused weights existed and with the current code, in one run.
+
+    python -m benchmarks.fusion_speed [--repeat 3] [--rounds 3] [--before fe1b266]
+
+The signatures (names, shapes, dtypes; no tensor data) of non-fused zoo pairs and of a synthetic
+48-layer transformer are written to benchmarks/.work/fusion-speed/signatures.json. The code of the
+`--before` commit is exported there with `git archive`; each version then runs in its own
+subprocesses (taking turns, `--rounds` each), which import weightbridge from their own folder;
+the best of all timings per signature and version is kept. The table shows both and their ratio
+(after / before).
+"""
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "benchmarks", ".work", "fusion-speed")
+# Zoo pairs without fused weights that map without hints.
+PAIRS = (
+    "resnet50: torchvision -> timm",
+    "resnet50: transformers -> timm",
+    "resnext50: torchvision -> timm",
+    "vit: torchvision -> timm",
+    "mobilenetv2: torchvision -> timm",
+    "efficientnet_b0: torchvision -> timm",
+)
+
+
+def _flat_signature(tree):
+    from weightbridge._leaves import infer_separator, read_leaves
+
+    separator = infer_separator(tree, "their")
+    leaves, _, _ = read_leaves(tree, "their", separator)
+    return {"separator": separator, "leaves": [[leaf.name, list(leaf.shape), leaf.dtype] for leaf in leaves]}
+
+
+def synthetic_transformer(layers=48, width=64):
+    """A pre-norm transformer named two ways, q, k, v kept apart on both sides (no fusion)."""
+    their, my = [], []
+    for l in range(layers):
+        for name, shape in (("q_proj", (width, width)), ("k_proj", (width, width)), ("v_proj", (width, width)),
+                            ("o_proj", (width, width)), ("up_proj", (4 * width, width)), ("down_proj", (width, 4 * width))):
+            their.append([f"model.layers.{l}.{name}.weight", list(shape), "float32"])
+            my.append([f"blocks/{l}/{name.replace('_proj', '')}/kernel", list(shape[::-1]), "float32"])
+        for norm in ("input_layernorm", "post_attention_layernorm"):
+            their.append([f"model.layers.{l}.{norm}.weight", [width], "float32"])
+        my.append([f"blocks/{l}/norm1/scale", [width], "float32"])
+        my.append([f"blocks/{l}/norm2/scale", [width], "float32"])
+    return {"separator": "."}, their, {"separator": "/"}, my
+
+
+def write_signatures(path):
+    import torch
+
+    torch.set_num_threads(1)
+    from benchmarks.zoo.pairs import PAIRS as ZOO
+
+    signatures = {}
+    for name in PAIRS:
+        pair = ZOO[name]
+        signatures[name] = {"their": _flat_signature(pair.build_source().weights()),
+                            "my": _flat_signature(pair.build_target().weights())}
+    their_options, their, my_options, my = synthetic_transformer()
+    signatures["synthetic 48-layer transformer: torch -> flax names"] = {
+        "their": dict(their_options, leaves=their), "my": dict(my_options, leaves=my)}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(signatures, f)
+
+
+def export_before(commit, folder):
+    """The `weightbridge` and `solver` packages of `commit`, written under `folder`."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "weightbridge", "solver"], check=True, capture_output=True).stdout
+    os.makedirs(folder, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+
+
+class ShapeOnly:
+    """A leaf with a shape and a dtype and no data: what matching reads."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+
+def time_signatures(path, repeat):
+    """Run inside the subprocess: best-of-`repeat` seconds of match per signature, as JSON on stdout."""
+    import weightbridge
+
+    with open(path) as f:
+        signatures = json.load(f)
+    results = {"weightbridge": os.path.dirname(weightbridge.__file__)}
+    for name, sides in signatures.items():
+        their = {n: ShapeOnly(s, d) for n, s, d in sides["their"]["leaves"]}
+        my = {n: ShapeOnly(s, d) for n, s, d in sides["my"]["leaves"]}
+        times, outcome = [], "ok"
+        for _ in range(repeat):
+            start = time.perf_counter()
+            try:
+                weightbridge.match(their, my, in_separator=sides["their"]["separator"], out_separator=sides["my"]["separator"])
+            except ValueError as error:
+                outcome = type(error).__name__
+            times.append(time.perf_counter() - start)
+        results[name] = {"seconds": min(times), "outcome": outcome, "leaves": len(their) + len(my)}
+    print(json.dumps(results))
+
+
+def run_version(code_folder, path, repeat):
+    env = dict(os.environ, PYTHONPATH=code_folder, OMP_NUM_THREADS="1")
+    command = [sys.executable, "-c",
+               f"import sys; sys.path.insert(0, {code_folder!r}); sys.path.insert(1, {ROOT!r}); "
+               f"from benchmarks.fusion_speed import time_signatures; time_signatures({path!r}, {repeat})"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=code_folder).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timings per signature in one subprocess")
+    parser.add_argument("--rounds", type=int, default=3, help="subprocesses per version, taking turns")
+    parser.add_argument("--before", default="fe1b266")
+    arguments = parser.parse_args()
+    path = os.path.join(WORK, "signatures.json")
+    write_signatures(path)
+    before_folder = os.path.join(WORK, f"before-{arguments.before}")
+    export_before(arguments.before, before_folder)
+    # The machine is shared: the two versions take turns, and each keeps its best time over all rounds.
+    before, after = {}, {}
+    for _ in range(arguments.rounds):
+        for folder, best in ((before_folder, before), (ROOT, after)):
+            result = run_version(folder, path, arguments.repeat)
+            assert result.pop("weightbridge").startswith(folder)
+            for name, timing in result.items():
+                if name not in best or timing["seconds"] < best[name]["seconds"]:
+                    best[name] = timing
+    width = max(len(name) for name in after)
+    print(f"{'signature':<{width}}  {'leaves':>6}  {'before s':>8}  {'after s':>8}  {'ratio':>5}  outcome")
+    for name, result in after.items():
+        old = before[name]
+        print(f"{name:<{width}}  {result['leaves']:>6}  {old['seconds']:>8.3f}  {result['seconds']:>8.3f}  "
+              f"{result['seconds'] / old['seconds']:>5.2f}  {old['outcome']} -> {result['outcome']}")
+    total_before = sum(r["seconds"] for r in before.values())
+    total_after = sum(r["seconds"] for r in after.values())
+    print(f"{'total':<{width}}  {'':>6}  {total_before:>8.3f}  {total_after:>8.3f}  {total_after / total_before:>5.2f}")
+
+
+if __name__ == "__main__":
+    main()
