@@ -59,15 +59,16 @@ def random_values(name: str, init: np.ndarray, rng: np.random.Generator) -> np.n
     """Random values of the scale of `init` but unrelated to it.
 
     Keeping each tensor's own scale keeps deep networks (ResNet-50) finite in float32;
-    variances stay positive so that batch norm in eval mode stays defined.
+    variances stay positive so that batch norm in eval mode stays defined. A scalar weight
+    (CLIP's logit scale) comes back as a 0-d array, not a numpy scalar.
     """
     init = np.asarray(init, dtype=np.float64)
     if name.rsplit("/", 1)[-1].rsplit(".", 1)[-1] in _VARIANCE_NAMES:
-        return rng.uniform(0.5, 1.5, init.shape)
+        return np.asarray(rng.uniform(0.5, 1.5, init.shape))
     std = float(init.std()) if init.size > 1 else 0.0
     if std > 0:
-        return init.mean() + std * rng.standard_normal(init.shape)
-    return init + 0.5 * rng.standard_normal(init.shape)
+        return np.asarray(init.mean() + std * rng.standard_normal(init.shape))
+    return np.asarray(init + 0.5 * rng.standard_normal(init.shape))
 
 
 # ---------------------------------------------------------------------------- sides
