@@ -461,18 +461,22 @@ def _keras_decoder(model, tokens):
     return model({"token_ids": tokens, "padding_mask": np.ones_like(tokens)})
 
 
-def _keras_bert(model, tokens):
-    tokens = np.asarray(tokens, dtype=np.int32)
+def _segments(tokens: np.ndarray) -> np.ndarray:
+    """BERT's token types for `tokens`: the first half is segment 0, the second segment 1."""
     segments = np.zeros_like(tokens)
     segments[:, tokens.shape[1] // 2 :] = 1
+    return segments
+
+
+def _keras_bert(model, tokens):
+    tokens = np.asarray(tokens, dtype=np.int32)
+    segments = _segments(tokens)
     return model({"token_ids": tokens, "segment_ids": segments, "padding_mask": np.ones_like(tokens)})["sequence_output"]
 
 
 def _hf_bert(module, tokens):
     tokens = np.asarray(tokens)
-    segments = np.zeros_like(tokens)
-    segments[:, tokens.shape[1] // 2 :] = 1
-    return module(input_ids=_torch_in(tokens), token_type_ids=_torch_in(segments)).last_hidden_state
+    return module(input_ids=_torch_in(tokens), token_type_ids=_torch_in(_segments(tokens))).last_hidden_state
 
 
 def _encoder_decoder_tokens(vocabulary: int) -> Callable[[int], dict]:
@@ -506,6 +510,69 @@ def _keras_t5(model, tokens):
     return outputs["decoder_sequence_output"]
 
 
+# ---------------------------------------------------------------------------- builders: fused and stacked weights
+
+
+def _transformers_bert_encoder(**config) -> Callable[[], Side]:
+    """transformers' BertModel without its pooler: the zoo compares the last hidden state."""
+
+    def build() -> Side:
+        import transformers
+
+        return TorchSide(transformers.BertModel(transformers.BertConfig(**config), add_pooling_layer=False), _hf_bert)
+
+    return build
+
+
+def _torch_encoder_bert(
+    vocabulary: int, context: int, segments: int, width: int, depth: int, heads: int, intermediate: int, eps: float
+) -> Callable[[], Side]:
+    """BERT built on torch.nn.TransformerEncoder: post-norm layers whose q, k and v are one `in_proj_weight`."""
+
+    def build() -> Side:
+        import torch
+        from torch import nn
+
+        class Embeddings(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.word = nn.Embedding(vocabulary, width)
+                self.position = nn.Embedding(context, width)
+                self.segment = nn.Embedding(segments, width)
+                self.norm = nn.LayerNorm(width, eps=eps)
+
+            def forward(self, tokens, segment_ids):
+                positions = torch.arange(tokens.shape[1])
+                return self.norm(self.word(tokens) + self.position(positions) + self.segment(segment_ids))
+
+        class Bert(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embeddings = Embeddings()
+                layer = nn.TransformerEncoderLayer(
+                    width,
+                    heads,
+                    intermediate,
+                    dropout=0.0,
+                    activation="gelu",
+                    layer_norm_eps=eps,
+                    batch_first=True,
+                    norm_first=False,
+                )
+                self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+
+            def forward(self, tokens, segment_ids):
+                return self.encoder(self.embeddings(tokens, segment_ids))
+
+        def forward(module, tokens):
+            tokens = np.asarray(tokens)
+            return module(_torch_in(tokens), _torch_in(_segments(tokens)))
+
+        return TorchSide(Bert(), forward)
+
+    return build
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _VOCABULARY = 128
@@ -529,6 +596,16 @@ def _pairs() -> list[ZooPair]:
     convnext = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), num_classes=10)
     hf_convnext = dict(
         num_stages=4, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1], num_labels=10, layer_norm_eps=1e-6
+    )
+    hf_bert = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=_CONTEXT,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
     )
     return [
         ZooPair(
@@ -639,6 +716,19 @@ def _pairs() -> list[ZooPair]:
             notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv.",
             build_source=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
             build_target=_timm("vit_tiny_patch16_224", **vit),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="vit: timm -> transformers",
+            family="ViT",
+            source="timm",
+            target="transformers",
+            fast=False,
+            notes="layer_norm_eps=1e-6 as timm; timm's fused qkv splits into transformers' q, k and v. timm's "
+            "JAX-style (xavier) init sets the scale of the random weights: at std 0.02 attention is nearly "
+            "uniform and a swapped q and k stays within the tolerance.",
+            build_source=_timm("vit_tiny_patch16_224", weight_init="jax", **vit),
+            build_target=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
             make_input=_image(32),
         ),
         ZooPair(
@@ -815,19 +905,7 @@ def _pairs() -> list[ZooPair]:
             target="keras-hub",
             fast=False,
             notes="layer_norm_eps=1e-12 and exact GELU on both sides; two segments.",
-            build_source=_transformers(
-                "BertConfig",
-                "BertModel",
-                _hf_bert,
-                vocab_size=_VOCABULARY,
-                hidden_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                intermediate_size=128,
-                max_position_embeddings=_CONTEXT,
-                type_vocab_size=2,
-                layer_norm_eps=1e-12,
-            ),
+            build_source=_transformers("BertConfig", "BertModel", _hf_bert, **hf_bert),
             build_target=_keras_hub(
                 "BertBackbone",
                 _keras_bert,
@@ -903,6 +981,30 @@ def _pairs() -> list[ZooPair]:
             build_source=_torch_mlp,
             build_target=_haiku_mlp,
             make_input=_vector(16),
+        ),
+        ZooPair(
+            name="bert: transformers -> torch nn.TransformerEncoder",
+            family="BERT",
+            source="transformers",
+            target="torch",
+            fast=True,
+            notes="Agree: vocabulary, positions (max_position_embeddings), two segments, width, depth, heads, "
+            "intermediate size, exact GELU, post-norm (norm_first=False) and LayerNorm eps 1e-12 everywhere, "
+            "embeddings included. BertModel without its pooler; q, k, v are one in_proj_weight in torch. "
+            "initializer_range=0.1 sets the scale of the random weights: at 0.02 attention is nearly uniform "
+            "and a swapped q and k stays within the tolerance.",
+            build_source=_transformers_bert_encoder(hidden_act="gelu", initializer_range=0.1, **hf_bert),
+            build_target=_torch_encoder_bert(
+                vocabulary=_VOCABULARY,
+                context=_CONTEXT,
+                segments=2,
+                width=64,
+                depth=2,
+                heads=4,
+                intermediate=128,
+                eps=1e-12,
+            ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
         ),
     ]
 
