@@ -573,6 +573,127 @@ def _torch_encoder_bert(
     return build
 
 
+def _original_mixtral(
+    vocabulary: int,
+    width: int,
+    depth: int,
+    heads: int,
+    kv_heads: int,
+    hidden: int,
+    experts: int,
+    experts_per_token: int,
+    eps: float,
+    rope_theta: float,
+) -> Callable[[], Side]:
+    """Mixtral in the layout of its original release: `tok_embeddings`, `layers.{l}.attention.wq`,
+    `layers.{l}.feed_forward.gate`, one module per expert with `w1`, `w2`, `w3`, `norm`, `output`.
+
+    Routing as released: softmax over the top-k gate logits (the same numbers as transformers'
+    softmax over all experts renormalised over the top k). Rotary embeddings rotate the two halves
+    of each head as transformers does; the release rotates interleaved pairs, which transformers'
+    conversion turns into a permutation of the rows of wq and wk within each head.
+    """
+
+    def build() -> Side:
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+        head_dim = width // heads
+
+        class RMSNorm(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.ones(width))
+
+            def forward(self, x):
+                return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * self.weight
+
+        def rotate(x, cos, sin):
+            first, second = x.chunk(2, dim=-1)
+            return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+        class Attention(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.wq = nn.Linear(width, heads * head_dim, bias=False)
+                self.wk = nn.Linear(width, kv_heads * head_dim, bias=False)
+                self.wv = nn.Linear(width, kv_heads * head_dim, bias=False)
+                self.wo = nn.Linear(heads * head_dim, width, bias=False)
+
+            def forward(self, x, cos, sin):
+                batch, length, _ = x.shape
+                q = self.wq(x).view(batch, length, heads, head_dim).transpose(1, 2)
+                k = self.wk(x).view(batch, length, kv_heads, head_dim).transpose(1, 2)
+                v = self.wv(x).view(batch, length, kv_heads, head_dim).transpose(1, 2)
+                q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+                k = k.repeat_interleave(heads // kv_heads, dim=1)
+                v = v.repeat_interleave(heads // kv_heads, dim=1)
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                return self.wo(y.transpose(1, 2).reshape(batch, length, heads * head_dim))
+
+        class FeedForward(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w1 = nn.Linear(width, hidden, bias=False)
+                self.w2 = nn.Linear(hidden, width, bias=False)
+                self.w3 = nn.Linear(width, hidden, bias=False)
+
+            def forward(self, x):
+                return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+        class MoeLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gate = nn.Linear(width, experts, bias=False)
+                self.experts = nn.ModuleList(FeedForward() for _ in range(experts))
+
+            def forward(self, x):
+                flat = x.reshape(-1, width)
+                weights, chosen = torch.topk(self.gate(flat), experts_per_token)
+                weights = F.softmax(weights, dim=1, dtype=torch.float).to(x.dtype)
+                out = torch.zeros_like(flat)
+                for index, expert in enumerate(self.experts):
+                    token, slot = torch.where(chosen == index)
+                    out[token] += weights[token, slot, None] * expert(flat[token])
+                return out.view_as(x)
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.attention = Attention()
+                self.feed_forward = MoeLayer()
+                self.attention_norm = RMSNorm()
+                self.ffn_norm = RMSNorm()
+
+            def forward(self, x, cos, sin):
+                x = x + self.attention(self.attention_norm(x), cos, sin)
+                return x + self.feed_forward(self.ffn_norm(x))
+
+        class Transformer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.tok_embeddings = nn.Embedding(vocabulary, width)
+                self.layers = nn.ModuleList(Block() for _ in range(depth))
+                self.norm = RMSNorm()
+                self.output = nn.Linear(width, vocabulary, bias=False)
+                frequencies = 1.0 / rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float) / head_dim)
+                self.register_buffer("frequencies", frequencies, persistent=False)
+
+            def forward(self, tokens):
+                angles = torch.arange(tokens.shape[1], dtype=torch.float)[:, None] * self.frequencies
+                angles = torch.cat((angles, angles), dim=-1)
+                cos, sin = angles.cos(), angles.sin()
+                x = self.tok_embeddings(tokens)
+                for layer in self.layers:
+                    x = layer(x, cos, sin)
+                return self.output(self.norm(x))
+
+        return TorchSide(Transformer(), _logits)
+
+    return build
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _VOCABULARY = 128
@@ -607,6 +728,23 @@ def _pairs() -> list[ZooPair]:
         type_vocab_size=2,
         layer_norm_eps=1e-12,
     )
+    # One Mixtral in both layouts: each name below is the same number on both sides.
+    mixtral = dict(width=64, depth=2, heads=4, kv_heads=2, hidden=96, experts=4, experts_per_token=2, eps=1e-5)
+    hf_mixtral = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=mixtral["width"],
+        num_hidden_layers=mixtral["depth"],
+        num_attention_heads=mixtral["heads"],
+        num_key_value_heads=mixtral["kv_heads"],
+        intermediate_size=mixtral["hidden"],
+        num_local_experts=mixtral["experts"],
+        num_experts_per_tok=mixtral["experts_per_token"],
+        rms_norm_eps=mixtral["eps"],
+        rope_theta=1e6,
+        max_position_embeddings=_CONTEXT,
+        tie_word_embeddings=False,
+    )
+    original_mixtral = _original_mixtral(vocabulary=_VOCABULARY, rope_theta=1e6, **mixtral)
     return [
         ZooPair(
             name="resnet50: torchvision -> timm",
@@ -1004,6 +1142,30 @@ def _pairs() -> list[ZooPair]:
                 intermediate=128,
                 eps=1e-12,
             ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="mixtral: original -> transformers",
+            family="Mixtral",
+            source="torch",
+            target="transformers",
+            fast=True,
+            notes="Four experts, two per token, 4 query and 2 key/value heads, rope_theta 1e6, rms eps 1e-5, "
+            "untied output. Per-expert w1, w3 stack and concatenate into experts.gate_up_proj (E, 2I, H), "
+            "w2 into experts.down_proj; both sides rotate halves of each head (see _original_mixtral).",
+            build_source=original_mixtral,
+            build_target=_transformers("MixtralConfig", "MixtralForCausalLM", **hf_mixtral),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="mixtral: transformers -> original",
+            family="Mixtral",
+            source="transformers",
+            target="torch",
+            fast=True,
+            notes="The inverse of mixtral: original -> transformers: the stacked experts split into one module each.",
+            build_source=_transformers("MixtralConfig", "MixtralForCausalLM", **hf_mixtral),
+            build_target=original_mixtral,
             make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
         ),
     ]
