@@ -728,6 +728,21 @@ def _pairs() -> list[ZooPair]:
         type_vocab_size=2,
         layer_norm_eps=1e-12,
     )
+    # Phi-3 and Llama agree when everything below is equal: silu, rms_norm_eps, default rope
+    # with one theta over the whole head, no biases, untied embeddings. The intermediate size
+    # keeps gate_up_proj's rows apart from qkv_proj's (192 with four key/value heads, 128 with two).
+    decoder = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=64,
+        intermediate_size=112,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=_CONTEXT,
+        hidden_act="silu",
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+    )
+    phi3 = dict(decoder, eos_token_id=2, pad_token_id=None)
     # One Mixtral in both layouts: each name below is the same number on both sides.
     mixtral = dict(width=64, depth=2, heads=4, kv_heads=2, hidden=96, experts=4, experts_per_token=2, eps=1e-5)
     hf_mixtral = dict(
@@ -1166,6 +1181,31 @@ def _pairs() -> list[ZooPair]:
             notes="The inverse of mixtral: original -> transformers: the stacked experts split into one module each.",
             build_source=_transformers("MixtralConfig", "MixtralForCausalLM", **hf_mixtral),
             build_target=original_mixtral,
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="gated-mlp: transformers phi3 -> transformers llama",
+            family="Phi-3 / Llama",
+            source="transformers",
+            target="transformers",
+            fast=True,
+            notes="Phi-3's gate_up_proj (gate rows first) splits into Llama's gate_proj and up_proj; four key/value "
+            "heads, so Phi-3's qkv_proj splits into three equal parts. Configs agree as listed at `decoder`.",
+            build_source=_transformers("Phi3Config", "Phi3Model", _hf_hidden, num_key_value_heads=4, **phi3),
+            build_target=_transformers("LlamaConfig", "LlamaModel", _hf_hidden, num_key_value_heads=4, **decoder),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="gqa: transformers llama -> transformers phi3",
+            family="Phi-3 / Llama",
+            source="transformers",
+            target="transformers",
+            fast=True,
+            notes="Grouped-query attention, 4 query and 2 key/value heads: Llama's q_proj (64 rows), k_proj and "
+            "v_proj (32 rows each) concatenate into Phi-3's qkv_proj (128 rows); gate_proj and up_proj into "
+            "gate_up_proj. Configs agree as listed at `decoder`.",
+            build_source=_transformers("LlamaConfig", "LlamaModel", _hf_hidden, num_key_value_heads=2, **decoder),
+            build_target=_transformers("Phi3Config", "Phi3Model", _hf_hidden, num_key_value_heads=2, **phi3),
             make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
         ),
     ]
