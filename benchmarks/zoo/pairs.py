@@ -694,11 +694,55 @@ def _original_mixtral(
     return build
 
 
+def _clip_inputs(vocabulary: int, context: int, image_size: int) -> Callable[[int], dict]:
+    """Two images and three texts; each text ends in the end token (the vocabulary's last id) and zero padding."""
+
+    def make(seed: int) -> dict:
+        rng = np.random.default_rng(seed)
+        images = rng.standard_normal((2, 3, image_size, image_size)).astype(np.float32)
+        texts = rng.integers(1, vocabulary - 1, (3, context), dtype=np.int64)
+        for row, end in enumerate(rng.integers(context // 2, context, 3)):
+            texts[row, end] = vocabulary - 1
+            texts[row, end + 1 :] = 0
+        return {"images": images, "texts": texts}
+
+    return make
+
+
+def _clip_outputs(images, texts, logits):
+    import torch
+
+    return torch.cat([images.flatten(), texts.flatten(), logits.flatten()])
+
+
+def _hf_clip(module, inputs):
+    out = module(input_ids=_torch_in(inputs["texts"]), pixel_values=_torch_in(inputs["images"]))
+    return _clip_outputs(out.image_embeds, out.text_embeds, out.logits_per_image)
+
+
+def _open_clip(embed_dim: int, vision: dict, text: dict) -> Callable[[], Side]:
+    """open_clip's CLIP with OpenAI's QuickGELU; needs `pip install open_clip_torch`."""
+
+    def build() -> Side:
+        from open_clip.model import CLIP
+
+        def forward(module, inputs):
+            images = module.encode_image(_torch_in(inputs["images"]), normalize=True)
+            texts = module.encode_text(_torch_in(inputs["texts"]), normalize=True)
+            return _clip_outputs(images, texts, module.logit_scale.exp() * images @ texts.T)
+
+        return TorchSide(CLIP(embed_dim, vision_cfg=vision, text_cfg=text, quick_gelu=True), forward)
+
+    return build
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _VOCABULARY = 128
 # Not the hidden size: a square position table is a coincidence no real checkpoint has.
 _CONTEXT = 48
+# CLIP's text tower always sees its whole context, padded after the end token.
+_CLIP_CONTEXT = 16
 
 
 def _pairs() -> list[ZooPair]:
@@ -760,6 +804,35 @@ def _pairs() -> list[ZooPair]:
         tie_word_embeddings=False,
     )
     original_mixtral = _original_mixtral(vocabulary=_VOCABULARY, rope_theta=1e6, **mixtral)
+    # open_clip takes a head width where transformers takes a head count: 64 / 16 = 4 heads.
+    clip_text = dict(context_length=_CLIP_CONTEXT, vocab_size=_VOCABULARY, width=48, heads=4, layers=2, mlp_ratio=2.0)
+    clip_vision = dict(image_size=32, patch_size=8, width=64, head_width=16, layers=2, mlp_ratio=2.0)
+    hf_clip = dict(
+        projection_dim=32,
+        text_config=dict(
+            vocab_size=_VOCABULARY,
+            max_position_embeddings=_CLIP_CONTEXT,
+            hidden_size=48,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            intermediate_size=96,
+            hidden_act="quick_gelu",
+            layer_norm_eps=1e-5,
+            pad_token_id=0,
+            bos_token_id=_VOCABULARY - 2,
+            eos_token_id=_VOCABULARY - 1,
+        ),
+        vision_config=dict(
+            image_size=32,
+            patch_size=8,
+            hidden_size=64,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            intermediate_size=128,
+            hidden_act="quick_gelu",
+            layer_norm_eps=1e-5,
+        ),
+    )
     return [
         ZooPair(
             name="resnet50: torchvision -> timm",
@@ -1207,6 +1280,21 @@ def _pairs() -> list[ZooPair]:
             build_source=_transformers("LlamaConfig", "LlamaModel", _hf_hidden, num_key_value_heads=2, **decoder),
             build_target=_transformers("Phi3Config", "Phi3Model", _hf_hidden, num_key_value_heads=2, **phi3),
             make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="clip: open_clip -> transformers",
+            family="CLIP",
+            source="open_clip",
+            target="transformers",
+            fast=False,
+            notes="Needs `pip install open_clip_torch`. QuickGELU and LayerNorm eps 1e-5 in both towers, text "
+            "context 16 = max_position_embeddings, pooling at the end token (the highest id, so open_clip's argmax "
+            "and transformers' eos_token_id agree). Compares normalised image and text embeddings and the logits, "
+            "so logit_scale counts; open_clip's in_proj_weight splits into q, k, v, and its (in, out) "
+            "text_projection and visual.proj are transformers' (out, in) projections transposed.",
+            build_source=_open_clip(32, clip_vision, clip_text),
+            build_target=_transformers("CLIPConfig", "CLIPModel", _hf_clip, **hf_clip),
+            make_input=_clip_inputs(_VOCABULARY, _CLIP_CONTEXT, 32),
         ),
     ]
 
