@@ -741,6 +741,12 @@ def _open_clip(embed_dim: int, vision: dict, text: dict) -> Callable[[], Side]:
 _VOCABULARY = 128
 # Not the hidden size: a square position table is a coincidence no real checkpoint has.
 _CONTEXT = 48
+# The random weights keep their init's scale; where q and k meet in bidirectional attention,
+# a larger init keeps the check able to tell them apart.
+_SHARP_ATTENTION = (
+    "sets the scale of the random weights: at std 0.02 attention is nearly uniform "
+    "and a swapped q and k can move the output by less than the tolerance."
+)
 # CLIP's text tower always sees its whole context, padded after the end token.
 _CLIP_CONTEXT = 16
 
@@ -939,8 +945,9 @@ def _pairs() -> list[ZooPair]:
             source="transformers",
             target="timm",
             fast=False,
-            notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv.",
-            build_source=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
+            notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv. "
+            "initializer_range=0.1 " + _SHARP_ATTENTION,
+            build_source=_transformers("ViTConfig", "ViTForImageClassification", initializer_range=0.1, **hf_vit),
             build_target=_timm("vit_tiny_patch16_224", **vit),
             make_input=_image(32),
         ),
@@ -950,9 +957,8 @@ def _pairs() -> list[ZooPair]:
             source="timm",
             target="transformers",
             fast=False,
-            notes="layer_norm_eps=1e-6 as timm; timm's fused qkv splits into transformers' q, k and v. timm's "
-            "JAX-style (xavier) init sets the scale of the random weights: at std 0.02 attention is nearly "
-            "uniform and a swapped q and k stays within the tolerance.",
+            notes="layer_norm_eps=1e-6 as timm; timm's fused qkv splits into transformers' q, k and v. "
+            "timm's JAX-style (xavier) init " + _SHARP_ATTENTION,
             build_source=_timm("vit_tiny_patch16_224", weight_init="jax", **vit),
             build_target=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
             make_input=_image(32),
@@ -1217,8 +1223,7 @@ def _pairs() -> list[ZooPair]:
             notes="Agree: vocabulary, positions (max_position_embeddings), two segments, width, depth, heads, "
             "intermediate size, exact GELU, post-norm (norm_first=False) and LayerNorm eps 1e-12 everywhere, "
             "embeddings included. BertModel without its pooler; q, k, v are one in_proj_weight in torch. "
-            "initializer_range=0.1 sets the scale of the random weights: at 0.02 attention is nearly uniform "
-            "and a swapped q and k stays within the tolerance.",
+            "initializer_range=0.1 " + _SHARP_ATTENTION,
             build_source=_transformers_bert_encoder(hidden_act="gelu", initializer_range=0.1, **hf_bert),
             build_target=_torch_encoder_bert(
                 vocabulary=_VOCABULARY,
