@@ -4,6 +4,8 @@
     python -m benchmarks.zoo --pairs resnet --tools weightbridge name-identity --no-sweep
     python -m benchmarks.zoo --sweep-limit 100     # the sweep on a fixed random sample
 
+The CLIP pair needs open_clip, which the test extra leaves out: `pip install open_clip_torch`.
+
 Each (pair, tool) runs in a fresh subprocess, so its seconds and peak memory are its own. The
 table shows:
 
@@ -93,7 +95,8 @@ def run_pair_tool(pair_name, tool_name, timeout):
 def versions():
     """Versions of the interpreter and of every library the results depend on."""
     found = {"python": platform.python_version()}
-    for package in ("torch", "torchvision", "timm", "transformers", "jax", "flax", "keras", "keras-hub", "numpy", "einx", "ortools"):
+    packages = ("torch", "torchvision", "timm", "transformers", "open_clip_torch", "jax", "flax", "keras", "keras-hub")
+    for package in (*packages, "numpy", "einx", "ortools"):
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

@@ -59,15 +59,16 @@ def random_values(name: str, init: np.ndarray, rng: np.random.Generator) -> np.n
     """Random values of the scale of `init` but unrelated to it.
 
     Keeping each tensor's own scale keeps deep networks (ResNet-50) finite in float32;
-    variances stay positive so that batch norm in eval mode stays defined.
+    variances stay positive so that batch norm in eval mode stays defined. A scalar weight
+    (CLIP's logit scale) comes back as a 0-d array, not a numpy scalar.
     """
     init = np.asarray(init, dtype=np.float64)
     if name.rsplit("/", 1)[-1].rsplit(".", 1)[-1] in _VARIANCE_NAMES:
-        return rng.uniform(0.5, 1.5, init.shape)
+        return np.asarray(rng.uniform(0.5, 1.5, init.shape))
     std = float(init.std()) if init.size > 1 else 0.0
     if std > 0:
-        return init.mean() + std * rng.standard_normal(init.shape)
-    return init + 0.5 * rng.standard_normal(init.shape)
+        return np.asarray(init.mean() + std * rng.standard_normal(init.shape))
+    return np.asarray(init + 0.5 * rng.standard_normal(init.shape))
 
 
 # ---------------------------------------------------------------------------- sides
@@ -460,18 +461,22 @@ def _keras_decoder(model, tokens):
     return model({"token_ids": tokens, "padding_mask": np.ones_like(tokens)})
 
 
-def _keras_bert(model, tokens):
-    tokens = np.asarray(tokens, dtype=np.int32)
+def _segments(tokens: np.ndarray) -> np.ndarray:
+    """BERT's token types for `tokens`: the first half is segment 0, the second segment 1."""
     segments = np.zeros_like(tokens)
     segments[:, tokens.shape[1] // 2 :] = 1
+    return segments
+
+
+def _keras_bert(model, tokens):
+    tokens = np.asarray(tokens, dtype=np.int32)
+    segments = _segments(tokens)
     return model({"token_ids": tokens, "segment_ids": segments, "padding_mask": np.ones_like(tokens)})["sequence_output"]
 
 
 def _hf_bert(module, tokens):
     tokens = np.asarray(tokens)
-    segments = np.zeros_like(tokens)
-    segments[:, tokens.shape[1] // 2 :] = 1
-    return module(input_ids=_torch_in(tokens), token_type_ids=_torch_in(segments)).last_hidden_state
+    return module(input_ids=_torch_in(tokens), token_type_ids=_torch_in(_segments(tokens))).last_hidden_state
 
 
 def _encoder_decoder_tokens(vocabulary: int) -> Callable[[int], dict]:
@@ -505,11 +510,245 @@ def _keras_t5(model, tokens):
     return outputs["decoder_sequence_output"]
 
 
+# ---------------------------------------------------------------------------- builders: fused and stacked weights
+
+
+def _transformers_bert_encoder(**config) -> Callable[[], Side]:
+    """transformers' BertModel without its pooler: the zoo compares the last hidden state."""
+
+    def build() -> Side:
+        import transformers
+
+        return TorchSide(transformers.BertModel(transformers.BertConfig(**config), add_pooling_layer=False), _hf_bert)
+
+    return build
+
+
+def _torch_encoder_bert(
+    vocabulary: int, context: int, segments: int, width: int, depth: int, heads: int, intermediate: int, eps: float
+) -> Callable[[], Side]:
+    """BERT built on torch.nn.TransformerEncoder: post-norm layers whose q, k and v are one `in_proj_weight`."""
+
+    def build() -> Side:
+        import torch
+        from torch import nn
+
+        class Embeddings(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.word = nn.Embedding(vocabulary, width)
+                self.position = nn.Embedding(context, width)
+                self.segment = nn.Embedding(segments, width)
+                self.norm = nn.LayerNorm(width, eps=eps)
+
+            def forward(self, tokens, segment_ids):
+                positions = torch.arange(tokens.shape[1])
+                return self.norm(self.word(tokens) + self.position(positions) + self.segment(segment_ids))
+
+        class Bert(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embeddings = Embeddings()
+                layer = nn.TransformerEncoderLayer(
+                    width,
+                    heads,
+                    intermediate,
+                    dropout=0.0,
+                    activation="gelu",
+                    layer_norm_eps=eps,
+                    batch_first=True,
+                    norm_first=False,
+                )
+                self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+
+            def forward(self, tokens, segment_ids):
+                return self.encoder(self.embeddings(tokens, segment_ids))
+
+        def forward(module, tokens):
+            tokens = np.asarray(tokens)
+            return module(_torch_in(tokens), _torch_in(_segments(tokens)))
+
+        return TorchSide(Bert(), forward)
+
+    return build
+
+
+def _original_mixtral(
+    vocabulary: int,
+    width: int,
+    depth: int,
+    heads: int,
+    kv_heads: int,
+    hidden: int,
+    experts: int,
+    experts_per_token: int,
+    eps: float,
+    rope_theta: float,
+) -> Callable[[], Side]:
+    """Mixtral in the layout of its original release: `tok_embeddings`, `layers.{l}.attention.wq`,
+    `layers.{l}.feed_forward.gate`, one module per expert with `w1`, `w2`, `w3`, `norm`, `output`.
+
+    Routing as released: softmax over the top-k gate logits (the same numbers as transformers'
+    softmax over all experts renormalised over the top k). Rotary embeddings rotate the two halves
+    of each head as transformers does; the release rotates interleaved pairs, which transformers'
+    conversion turns into a permutation of the rows of wq and wk within each head.
+    """
+
+    def build() -> Side:
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+        head_dim = width // heads
+
+        class RMSNorm(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.ones(width))
+
+            def forward(self, x):
+                return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * self.weight
+
+        def rotate(x, cos, sin):
+            first, second = x.chunk(2, dim=-1)
+            return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+        class Attention(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.wq = nn.Linear(width, heads * head_dim, bias=False)
+                self.wk = nn.Linear(width, kv_heads * head_dim, bias=False)
+                self.wv = nn.Linear(width, kv_heads * head_dim, bias=False)
+                self.wo = nn.Linear(heads * head_dim, width, bias=False)
+
+            def forward(self, x, cos, sin):
+                batch, length, _ = x.shape
+                q = self.wq(x).view(batch, length, heads, head_dim).transpose(1, 2)
+                k = self.wk(x).view(batch, length, kv_heads, head_dim).transpose(1, 2)
+                v = self.wv(x).view(batch, length, kv_heads, head_dim).transpose(1, 2)
+                q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+                k = k.repeat_interleave(heads // kv_heads, dim=1)
+                v = v.repeat_interleave(heads // kv_heads, dim=1)
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                return self.wo(y.transpose(1, 2).reshape(batch, length, heads * head_dim))
+
+        class FeedForward(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w1 = nn.Linear(width, hidden, bias=False)
+                self.w2 = nn.Linear(hidden, width, bias=False)
+                self.w3 = nn.Linear(width, hidden, bias=False)
+
+            def forward(self, x):
+                return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+        class MoeLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gate = nn.Linear(width, experts, bias=False)
+                self.experts = nn.ModuleList(FeedForward() for _ in range(experts))
+
+            def forward(self, x):
+                flat = x.reshape(-1, width)
+                weights, chosen = torch.topk(self.gate(flat), experts_per_token)
+                weights = F.softmax(weights, dim=1, dtype=torch.float).to(x.dtype)
+                out = torch.zeros_like(flat)
+                for index, expert in enumerate(self.experts):
+                    token, slot = torch.where(chosen == index)
+                    out[token] += weights[token, slot, None] * expert(flat[token])
+                return out.view_as(x)
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.attention = Attention()
+                self.feed_forward = MoeLayer()
+                self.attention_norm = RMSNorm()
+                self.ffn_norm = RMSNorm()
+
+            def forward(self, x, cos, sin):
+                x = x + self.attention(self.attention_norm(x), cos, sin)
+                return x + self.feed_forward(self.ffn_norm(x))
+
+        class Transformer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.tok_embeddings = nn.Embedding(vocabulary, width)
+                self.layers = nn.ModuleList(Block() for _ in range(depth))
+                self.norm = RMSNorm()
+                self.output = nn.Linear(width, vocabulary, bias=False)
+                frequencies = 1.0 / rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float) / head_dim)
+                self.register_buffer("frequencies", frequencies, persistent=False)
+
+            def forward(self, tokens):
+                angles = torch.arange(tokens.shape[1], dtype=torch.float)[:, None] * self.frequencies
+                angles = torch.cat((angles, angles), dim=-1)
+                cos, sin = angles.cos(), angles.sin()
+                x = self.tok_embeddings(tokens)
+                for layer in self.layers:
+                    x = layer(x, cos, sin)
+                return self.output(self.norm(x))
+
+        return TorchSide(Transformer(), _logits)
+
+    return build
+
+
+def _clip_inputs(vocabulary: int, context: int, image_size: int) -> Callable[[int], dict]:
+    """Two images and three texts; each text ends in the end token (the vocabulary's last id) and zero padding."""
+
+    def make(seed: int) -> dict:
+        rng = np.random.default_rng(seed)
+        images = rng.standard_normal((2, 3, image_size, image_size)).astype(np.float32)
+        texts = rng.integers(1, vocabulary - 1, (3, context), dtype=np.int64)
+        for row, end in enumerate(rng.integers(context // 2, context, 3)):
+            texts[row, end] = vocabulary - 1
+            texts[row, end + 1 :] = 0
+        return {"images": images, "texts": texts}
+
+    return make
+
+
+def _clip_outputs(images, texts, logits):
+    import torch
+
+    return torch.cat([images.flatten(), texts.flatten(), logits.flatten()])
+
+
+def _hf_clip(module, inputs):
+    out = module(input_ids=_torch_in(inputs["texts"]), pixel_values=_torch_in(inputs["images"]))
+    return _clip_outputs(out.image_embeds, out.text_embeds, out.logits_per_image)
+
+
+def _open_clip(embed_dim: int, vision: dict, text: dict) -> Callable[[], Side]:
+    """open_clip's CLIP with OpenAI's QuickGELU; needs `pip install open_clip_torch`."""
+
+    def build() -> Side:
+        from open_clip.model import CLIP
+
+        def forward(module, inputs):
+            images = module.encode_image(_torch_in(inputs["images"]), normalize=True)
+            texts = module.encode_text(_torch_in(inputs["texts"]), normalize=True)
+            return _clip_outputs(images, texts, module.logit_scale.exp() * images @ texts.T)
+
+        return TorchSide(CLIP(embed_dim, vision_cfg=vision, text_cfg=text, quick_gelu=True), forward)
+
+    return build
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _VOCABULARY = 128
 # Not the hidden size: a square position table is a coincidence no real checkpoint has.
 _CONTEXT = 48
+# The random weights keep their init's scale; where q and k meet in bidirectional attention,
+# a larger init keeps the check able to tell them apart.
+_SHARP_ATTENTION = (
+    "sets the scale of the random weights: at std 0.02 attention is nearly uniform "
+    "and a swapped q and k can move the output by less than the tolerance."
+)
+# CLIP's text tower always sees its whole context, padded after the end token.
+_CLIP_CONTEXT = 16
 
 
 def _pairs() -> list[ZooPair]:
@@ -528,6 +767,77 @@ def _pairs() -> list[ZooPair]:
     convnext = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), num_classes=10)
     hf_convnext = dict(
         num_stages=4, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1], num_labels=10, layer_norm_eps=1e-6
+    )
+    hf_bert = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=_CONTEXT,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+    )
+    # Phi-3 and Llama agree when everything below is equal: silu, rms_norm_eps, default rope
+    # with one theta over the whole head, no biases, untied embeddings. The intermediate size
+    # keeps gate_up_proj's rows apart from qkv_proj's (192 with four key/value heads, 128 with two).
+    decoder = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=64,
+        intermediate_size=112,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=_CONTEXT,
+        hidden_act="silu",
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+    )
+    phi3 = dict(decoder, eos_token_id=2, pad_token_id=None)
+    # One Mixtral in both layouts: each name below is the same number on both sides.
+    mixtral = dict(width=64, depth=2, heads=4, kv_heads=2, hidden=96, experts=4, experts_per_token=2, eps=1e-5)
+    hf_mixtral = dict(
+        vocab_size=_VOCABULARY,
+        hidden_size=mixtral["width"],
+        num_hidden_layers=mixtral["depth"],
+        num_attention_heads=mixtral["heads"],
+        num_key_value_heads=mixtral["kv_heads"],
+        intermediate_size=mixtral["hidden"],
+        num_local_experts=mixtral["experts"],
+        num_experts_per_tok=mixtral["experts_per_token"],
+        rms_norm_eps=mixtral["eps"],
+        rope_theta=1e6,
+        max_position_embeddings=_CONTEXT,
+        tie_word_embeddings=False,
+    )
+    original_mixtral = _original_mixtral(vocabulary=_VOCABULARY, rope_theta=1e6, **mixtral)
+    # open_clip takes a head width where transformers takes a head count: 64 / 16 = 4 heads.
+    clip_text = dict(context_length=_CLIP_CONTEXT, vocab_size=_VOCABULARY, width=48, heads=4, layers=2, mlp_ratio=2.0)
+    clip_vision = dict(image_size=32, patch_size=8, width=64, head_width=16, layers=2, mlp_ratio=2.0)
+    hf_clip = dict(
+        projection_dim=32,
+        text_config=dict(
+            vocab_size=_VOCABULARY,
+            max_position_embeddings=_CLIP_CONTEXT,
+            hidden_size=48,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            intermediate_size=96,
+            hidden_act="quick_gelu",
+            layer_norm_eps=1e-5,
+            pad_token_id=0,
+            bos_token_id=_VOCABULARY - 2,
+            eos_token_id=_VOCABULARY - 1,
+        ),
+        vision_config=dict(
+            image_size=32,
+            patch_size=8,
+            hidden_size=64,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            intermediate_size=128,
+            hidden_act="quick_gelu",
+            layer_norm_eps=1e-5,
+        ),
     )
     return [
         ZooPair(
@@ -635,9 +945,22 @@ def _pairs() -> list[ZooPair]:
             source="transformers",
             target="timm",
             fast=False,
-            notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv.",
-            build_source=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
+            notes="layer_norm_eps=1e-6 as timm; transformers keeps q, k, v apart, timm fuses them into qkv. "
+            "initializer_range=0.1 " + _SHARP_ATTENTION,
+            build_source=_transformers("ViTConfig", "ViTForImageClassification", initializer_range=0.1, **hf_vit),
             build_target=_timm("vit_tiny_patch16_224", **vit),
+            make_input=_image(32),
+        ),
+        ZooPair(
+            name="vit: timm -> transformers",
+            family="ViT",
+            source="timm",
+            target="transformers",
+            fast=False,
+            notes="layer_norm_eps=1e-6 as timm; timm's fused qkv splits into transformers' q, k and v. "
+            "timm's JAX-style (xavier) init " + _SHARP_ATTENTION,
+            build_source=_timm("vit_tiny_patch16_224", weight_init="jax", **vit),
+            build_target=_transformers("ViTConfig", "ViTForImageClassification", **hf_vit),
             make_input=_image(32),
         ),
         ZooPair(
@@ -814,19 +1137,7 @@ def _pairs() -> list[ZooPair]:
             target="keras-hub",
             fast=False,
             notes="layer_norm_eps=1e-12 and exact GELU on both sides; two segments.",
-            build_source=_transformers(
-                "BertConfig",
-                "BertModel",
-                _hf_bert,
-                vocab_size=_VOCABULARY,
-                hidden_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                intermediate_size=128,
-                max_position_embeddings=_CONTEXT,
-                type_vocab_size=2,
-                layer_norm_eps=1e-12,
-            ),
+            build_source=_transformers("BertConfig", "BertModel", _hf_bert, **hf_bert),
             build_target=_keras_hub(
                 "BertBackbone",
                 _keras_bert,
@@ -902,6 +1213,93 @@ def _pairs() -> list[ZooPair]:
             build_source=_torch_mlp,
             build_target=_haiku_mlp,
             make_input=_vector(16),
+        ),
+        ZooPair(
+            name="bert: transformers -> torch nn.TransformerEncoder",
+            family="BERT",
+            source="transformers",
+            target="torch",
+            fast=True,
+            notes="Agree: vocabulary, positions (max_position_embeddings), two segments, width, depth, heads, "
+            "intermediate size, exact GELU, post-norm (norm_first=False) and LayerNorm eps 1e-12 everywhere, "
+            "embeddings included. BertModel without its pooler; q, k, v are one in_proj_weight in torch. "
+            "initializer_range=0.1 " + _SHARP_ATTENTION,
+            build_source=_transformers_bert_encoder(hidden_act="gelu", initializer_range=0.1, **hf_bert),
+            build_target=_torch_encoder_bert(
+                vocabulary=_VOCABULARY,
+                context=_CONTEXT,
+                segments=2,
+                width=64,
+                depth=2,
+                heads=4,
+                intermediate=128,
+                eps=1e-12,
+            ),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="mixtral: original -> transformers",
+            family="Mixtral",
+            source="torch",
+            target="transformers",
+            fast=True,
+            notes="Four experts, two per token, 4 query and 2 key/value heads, rope_theta 1e6, rms eps 1e-5, "
+            "untied output. Per-expert w1, w3 stack and concatenate into experts.gate_up_proj (E, 2I, H), "
+            "w2 into experts.down_proj; both sides rotate halves of each head (see _original_mixtral).",
+            build_source=original_mixtral,
+            build_target=_transformers("MixtralConfig", "MixtralForCausalLM", **hf_mixtral),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="mixtral: transformers -> original",
+            family="Mixtral",
+            source="transformers",
+            target="torch",
+            fast=True,
+            notes="The inverse of mixtral: original -> transformers: the stacked experts split into one module each.",
+            build_source=_transformers("MixtralConfig", "MixtralForCausalLM", **hf_mixtral),
+            build_target=original_mixtral,
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="gated-mlp: transformers phi3 -> transformers llama",
+            family="Phi-3 / Llama",
+            source="transformers",
+            target="transformers",
+            fast=True,
+            notes="Phi-3's gate_up_proj (gate rows first) splits into Llama's gate_proj and up_proj; four key/value "
+            "heads, so Phi-3's qkv_proj splits into three equal parts. Configs agree as listed at `decoder`.",
+            build_source=_transformers("Phi3Config", "Phi3Model", _hf_hidden, num_key_value_heads=4, **phi3),
+            build_target=_transformers("LlamaConfig", "LlamaModel", _hf_hidden, num_key_value_heads=4, **decoder),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="gqa: transformers llama -> transformers phi3",
+            family="Phi-3 / Llama",
+            source="transformers",
+            target="transformers",
+            fast=True,
+            notes="Grouped-query attention, 4 query and 2 key/value heads: Llama's q_proj (64 rows), k_proj and "
+            "v_proj (32 rows each) concatenate into Phi-3's qkv_proj (128 rows); gate_proj and up_proj into "
+            "gate_up_proj. Configs agree as listed at `decoder`.",
+            build_source=_transformers("LlamaConfig", "LlamaModel", _hf_hidden, num_key_value_heads=2, **decoder),
+            build_target=_transformers("Phi3Config", "Phi3Model", _hf_hidden, num_key_value_heads=2, **phi3),
+            make_input=_tokens(_VOCABULARY, _TEXT_LENGTH),
+        ),
+        ZooPair(
+            name="clip: open_clip -> transformers",
+            family="CLIP",
+            source="open_clip",
+            target="transformers",
+            fast=False,
+            notes="Needs `pip install open_clip_torch`. QuickGELU and LayerNorm eps 1e-5 in both towers, text "
+            "context 16 = max_position_embeddings, pooling at the end token (the highest id, so open_clip's argmax "
+            "and transformers' eos_token_id agree). Compares normalised image and text embeddings and the logits, "
+            "so logit_scale counts; open_clip's in_proj_weight splits into q, k, v, and its (in, out) "
+            "text_projection and visual.proj are transformers' (out, in) projections transposed.",
+            build_source=_open_clip(32, clip_vision, clip_text),
+            build_target=_transformers("CLIPConfig", "CLIPModel", _hf_clip, **hf_clip),
+            make_input=_clip_inputs(_VOCABULARY, _CLIP_CONTEXT, 32),
         ),
     ]
 
