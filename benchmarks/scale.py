@@ -241,11 +241,8 @@ def judge(found, truth, shown=3):
 def run_weightbridge_child(size, output_path, memory_limit):
     """The child side: match one size with this repository's weightbridge, write a JSON record.
 
-    The process may allocate at most `memory_limit` bytes (RLIMIT_DATA), so a matcher that grows
-    quadratically fails with MemoryError instead of taking a shared machine's memory.
+    `memory_limit` is only reported: `main` limits the child process before it gets here.
     """
-    memory_limit = int(memory_limit)
-    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
     import weightbridge
 
     their, my, truth = checkpoint_pair(parse_size(size))
@@ -453,7 +450,10 @@ def main(argv=None):
     parser.add_argument("--run-one", nargs=3, metavar=("SIZE", "OUTPUT", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_one:
-        run_weightbridge_child(*args.run_one)
+        size, output_path, memory_limit = args.run_one
+        # A matcher that grows quadratically fails with MemoryError instead of taking a shared machine's memory.
+        resource.setrlimit(resource.RLIMIT_DATA, (int(memory_limit), int(memory_limit)))
+        run_weightbridge_child(size, output_path, int(memory_limit))
         return
     models = sorted(args.sizes, key=lambda model: model.tensors)
     records = run_benchmark(models, args.tools, args.timeout, int(args.memory_limit * 2**30), progress=print_progress)
