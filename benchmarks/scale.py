@@ -247,12 +247,13 @@ def run_weightbridge_child(size, output_path, memory_limit):
 
     their, my, truth = checkpoint_pair(parse_size(size))
     before = peak_resident_bytes()
+    out_of_memory = False
     start = time.perf_counter()
     try:
         mapping = weightbridge.match(their, my)
     except MemoryError:
-        seconds = time.perf_counter() - start
-        outcome, message = "out of memory", f"over {memory_limit / 2**30:g} GiB"
+        # Nothing may allocate here: the failed call's frames live until this block ends.
+        out_of_memory = True
     except Exception as error:  # weightbridge's own errors are refusals; anything else is a crash
         seconds = time.perf_counter() - start
         outcome = "error" if isinstance(error, weightbridge.WeightbridgeError) else "crashed"
@@ -261,6 +262,9 @@ def run_weightbridge_child(size, output_path, memory_limit):
         seconds = time.perf_counter() - start
         found = {pair.my: (tuple(pair.their), pair.transform) for pair in mapping.pairs}
         outcome, message = judge(found, truth)
+    if out_of_memory:
+        seconds = time.perf_counter() - start
+        outcome, message = "out of memory", f"over {memory_limit / 2**20:.0f} MiB"
     peak = peak_resident_bytes()
     record = {"outcome": outcome, "message": message, "seconds": seconds, "peak_bytes": peak,
               "match_bytes": peak - before}
@@ -287,6 +291,9 @@ def measure_weightbridge(model, timeout, memory_limit=DEFAULT_MEMORY_LIMIT):
             return record
         with open(log_path) as f:
             lines = [line for line in f.read().splitlines() if line.strip()]
+        if lines and lines[-1].startswith("MemoryError"):  # raised where the child could not catch it
+            return {"outcome": "out of memory", "message": f"over {memory_limit / 2**20:.0f} MiB", "seconds": None,
+                    "peak_bytes": process.peak_bytes, "match_bytes": None}
         if process.timed_out:
             return {"outcome": "timeout", "message": f"over {timeout:g} s", "seconds": process.seconds,
                     "peak_bytes": process.peak_bytes, "match_bytes": None}
@@ -301,7 +308,6 @@ def measure_legacy(model, timeout, memory_limit=None):
     """
     their, my, truth = checkpoint_pair(model)
     run = run_legacy(their, my, values=False, timeout=timeout)
-    del their, my
     record = {"seconds": run.seconds, "peak_bytes": run.peak_bytes, "match_bytes": None, "message": ""}
     if run.ok:
         found = {my_path[0]: ((their_path[0],), "") for my_path, their_path in run.pairs.items()}

@@ -182,7 +182,7 @@ def test_weightbridge_child_writes_its_judged_record(monkeypatch, tmp_path):
     monkeypatch.setattr(weightbridge, "match", exhaust)
     scale.run_weightbridge_child("2x1x1", str(tmp_path / "record.json"), 2**30)
     record = json.loads((tmp_path / "record.json").read_text())
-    assert (record["outcome"], record["message"]) == ("out of memory", "over 1 GiB")
+    assert (record["outcome"], record["message"]) == ("out of memory", "over 1024 MiB")
 
 
 def test_a_weightbridge_run_past_its_timeout_is_stopped_and_reported():
@@ -190,6 +190,11 @@ def test_a_weightbridge_run_past_its_timeout_is_stopped_and_reported():
     assert record["outcome"] == "timeout"
     assert record["message"] == "over 0.01 s"
     assert record["match_bytes"] is None
+
+
+def test_a_weightbridge_process_out_of_memory_is_reported_as_such():
+    record = scale.measure_weightbridge(scale.parse_size("2x1x1"), timeout=60, memory_limit=30 * 2**20)
+    assert (record["outcome"], record["message"]) == ("out of memory", "over 30 MiB")
 
 
 def test_a_legacy_run_past_its_timeout_is_stopped_and_reported():
