@@ -25,10 +25,11 @@ tensors in this form; `--sizes 61x3x256` measures it.
 Leaves are `Signature`s, objects with only `.shape` and `.dtype`, so building a side costs a
 few bytes per tensor and no tool can touch tensor data. weightbridge runs `match(their, my)` in
 a fresh process per size; 0.0.4 runs `adapt` in its own environment (`benchmarks.legacy`), which
-rebuilds the leaves as zero-stride arrays. A tool that times out at one size is not run at the
-larger ones. Seconds are spent inside the tool (not interpreter start or building the leaves);
-peak MiB is the peak resident memory of the tool's whole process, match MiB how far matching
-raised it.
+rebuilds the leaves as zero-stride arrays. weightbridge's process may allocate at most
+`--memory-limit` GiB (6 by default; the machine is shared). A tool that times out or runs out of
+memory at one size is not run at the larger ones. Seconds are spent inside the tool (not
+interpreter start or building the leaves); peak MiB is the peak resident memory of the tool's
+whole process, match MiB how far matching raised it.
 """
 
 import argparse
@@ -354,7 +355,7 @@ def speedup(legacy, current):
     if legacy_out and current_out:
         return ""
     bound = "> " if legacy_out else "< " if current_out else ""
-    return f"{bound}{legacy['seconds'] / max(current['seconds'], 1e-9):.1f}x"
+    return f"{bound}{legacy['seconds'] / max(current['seconds'], 1e-9):.3g}x"
 
 
 def _timed(record):
