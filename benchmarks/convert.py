@@ -5,14 +5,17 @@ names of Meta's reference implementation, given as a signature file; once keepin
 once into Flax's kernel layout (every matrix transposed). The floor is `safetensors.numpy`
 loading the same file and saving it again: the same bytes read and written, nothing matched.
 A plain file copy is shown for scale.
-Each measurement runs in a fresh process that reports its own peak RSS (ru_maxrss).
+Each measurement runs in a fresh process that reports its own peak RSS (`VmHWM`, not ru_maxrss,
+which Linux carries over from the parent that made the checkpoint).
 
-    python benchmarks/convert.py [--layers 24] [--repeats 2] [--keep]
+    python -m benchmarks.convert [--layers 24] [--repeats 3] [--keep] [--output benchmarks/RESULTS.md]
 
-Prints a text report and a markdown snippet for benchmarks/RESULTS.md; removes its files.
+Prints a text report, replaces its section of benchmarks/RESULTS.md (the rest of the file stays)
+and removes its files.
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -29,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work" / "convert"
 BF16 = np.dtype(ml_dtypes.bfloat16)
+SECTION = "## Streaming conversion"
 
 WIDTH, HIDDEN, VOCAB = 2048, 5632, 32000
 
@@ -100,8 +104,10 @@ def child(task: str, their: str, like: str, out: str, convention: str) -> None:
     from weightbridge._match import match
     from weightbridge._readers import load_lazy
 
+    from benchmarks.legacy import peak_resident_bytes
+
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    rss_after_imports = usage.ru_maxrss * 1024
+    rss_after_imports = peak_resident_bytes()
     cpu_after_imports = usage.ru_utime + usage.ru_stime
     result = {}
     start = time.perf_counter()
@@ -119,7 +125,7 @@ def child(task: str, their: str, like: str, out: str, convention: str) -> None:
     result["seconds"] = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime - cpu_after_imports
-    result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["peak_rss"] = peak_resident_bytes()
     result["rss_after_imports"] = rss_after_imports
     print(json.dumps(result))
 
@@ -161,6 +167,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=24, help="transformer blocks (24: 2.7 GB)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; best kept")
     parser.add_argument("--keep", action="store_true", help="keep the files in benchmarks/.work")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"),
+                        help="markdown file whose conversion section is replaced")
     arguments = parser.parse_args()
 
     from weightbridge._readers import TensorSignature, save_signature
@@ -200,7 +208,6 @@ def main() -> None:
 
 def report(rows, total: int, arguments) -> None:
     floor = rows[0][1]["seconds"]
-    largest = VOCAB * WIDTH * BF16.itemsize
     print()
     print(f"{'':50} {'seconds':>8} {'GB/s':>6} {'x floor':>8} {'CPU s':>6} {'peak RSS':>9} "
           f"{'RSS after imports':>18}")
@@ -211,21 +218,45 @@ def report(rows, total: int, arguments) -> None:
     for label, result in rows[2:]:
         print(f"  {label}: matching took {result['match_seconds']:.2f} s of {result['seconds']:.2f} s")
 
-    print("\nmarkdown for benchmarks/RESULTS.md:\n")
-    print("### Streaming conversion (`benchmarks/convert.py`)\n")
-    print(f"Synthetic Llama-style checkpoint: {arguments.layers} layers, "
-          f"{len(their_signature(arguments.layers))} tensors, {total / 1e9:.2f} GB bfloat16 "
-          f"(largest tensor {largest / 1e6:.0f} MB), Hugging Face names converted to Meta's names "
-          "and to a Flax layout given as signature files. Best of "
-          f"{arguments.repeats} runs, each in a fresh process, file in the page cache; "
-          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.\n")
-    print("| | seconds | GB/s | × floor | CPU seconds | peak RSS | of which imports |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    from benchmarks.results import write_section
+
+    section = format_section(rows, total, arguments)
+    print(f"\n{SECTION}\n\n{section}")
+    write_section(arguments.output, SECTION, section)
+    print(f"\nwrote {arguments.output}", file=sys.stderr)
+
+
+def format_section(rows, total: int, arguments) -> str:
+    """The RESULTS.md section: the setup, then one table row per measurement."""
+    from benchmarks.results import versions_line
+
+    floor = rows[0][1]["seconds"]
+    largest = VOCAB * WIDTH * BF16.itemsize
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Generated {now} by `python -m benchmarks.convert --layers {arguments.layers} --repeats "
+        f"{arguments.repeats}` on {platform.machine()}, {os.cpu_count()} cores. "
+        + versions_line(("numpy", "safetensors", "ml_dtypes", "einx")),
+        "",
+        f"Synthetic Llama-style checkpoint: {arguments.layers} layers, "
+        f"{len(their_signature(arguments.layers))} tensors, {total / 1e9:.2f} GB bfloat16 "
+        f"(largest tensor {largest / 1e6:.0f} MB), Hugging Face names converted to Meta's names "
+        "and to a Flax layout given as signature files. The floor is a plain safetensors "
+        "`load_file` + `save_file` of the same file: the same bytes read and written, nothing matched. "
+        f"Best of {arguments.repeats} runs, each in a fresh process, file in the page cache; "
+        "× floor is seconds over the floor's seconds, peak RSS the process's peak resident memory.",
+        "",
+        "| | seconds | GB/s | × floor | CPU seconds | peak RSS | of which imports |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for label, result in rows:
-        print(f"| {label} | {result['seconds']:.2f} | {total / result['seconds'] / 1e9:.2f} | "
-              f"{result['seconds'] / floor:.2f} | {result['cpu_seconds']:.2f} | "
-              f"{result['peak_rss'] / 1e9:.2f} GB | "
-              f"{result['rss_after_imports'] / 1e9:.2f} GB |")
+        lines.append(f"| {label} | {result['seconds']:.2f} | {total / result['seconds'] / 1e9:.2f} | "
+                     f"{result['seconds'] / floor:.2f} | {result['cpu_seconds']:.2f} | "
+                     f"{result['peak_rss'] / 1e9:.2f} GB | {result['rss_after_imports'] / 1e9:.2f} GB |")
+    lines.append("")
+    lines += [f"- {label}: matching took {result['match_seconds']:.2f} s of {result['seconds']:.2f} s"
+              for label, result in rows[2:]]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

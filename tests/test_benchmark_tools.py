@@ -18,7 +18,8 @@ import torch
 import weightbridge
 from benchmarks.legacy import run_legacy, run_measured
 from benchmarks.zoo import sweep
-from benchmarks.zoo.__main__ import format_summary, weightbridge_shortfalls, write_atomically
+from benchmarks.results import write_atomically
+from benchmarks.zoo.__main__ import format_summary, weightbridge_shortfalls
 from benchmarks.zoo.tools import NotApplicable, ToolRefused, make_tool
 
 

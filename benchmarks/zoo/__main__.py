@@ -20,20 +20,22 @@ table shows:
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from collections import Counter
 
-from benchmarks.legacy import LEGACY_VERSION, peak_resident_bytes, run_measured
+from benchmarks.legacy import peak_resident_bytes, run_measured
+from benchmarks.results import REPOSITORY, RESULTS_PATH, keep_other_sections, versions, write_atomically
+
+VERSIONED_PACKAGES = (
+    "torch", "torchvision", "timm", "transformers", "open_clip_torch", "jax", "flax", "keras", "keras-hub", "numpy", "einx",
+    "ortools",
+)
 
 OUTCOMES = ("correct", "error", "wrong", "crashed", "n/a")
-RESULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "RESULTS.md")
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_one(pair_name, tool_name, output_path):
@@ -90,25 +92,6 @@ def run_pair_tool(pair_name, tool_name, timeout):
             }
     record["run_bytes"] = max(record["run_bytes"], process.peak_bytes)
     return {"pair": pair_name, "tool": tool_name, **record}
-
-
-def versions():
-    """Versions of the interpreter and of every library the results depend on."""
-    found = {"python": platform.python_version()}
-    packages = ("torch", "torchvision", "timm", "transformers", "open_clip_torch", "jax", "flax", "keras", "keras-hub")
-    for package in (*packages, "numpy", "einx", "ortools"):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    import weightbridge
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPOSITORY
-    ).stdout.strip()
-    found["weightbridge"] = f"{weightbridge.__version__} (this repository{', commit ' + commit if commit else ''})"
-    found["weightbridge (legacy)"] = LEGACY_VERSION
-    return found
 
 
 def _mib(value):
@@ -170,7 +153,7 @@ def _one_line(text, limit=400):
 def format_results(records, tools, pairs, sweep_text, command):
     """The whole RESULTS.md."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    found = versions()
+    found = versions(VERSIONED_PACKAGES)
     lines = [
         "# Benchmark results",
         "",
@@ -202,20 +185,6 @@ def format_results(records, tools, pairs, sweep_text, command):
     lines += [f"- {p.name} ({p.family})" + (f": {_one_line(p.notes)}" if p.notes else "") for p in pairs]
     lines += ["", "## timm sweep", "", sweep_text, ""]
     return "\n".join(lines)
-
-
-def write_atomically(path, text):
-    """Write through a temporary file in the same folder and rename it, so readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".results-", suffix=".md")
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def main(argv=None):
@@ -275,7 +244,11 @@ def main(argv=None):
         print(sweep_text)
 
     command = "python -m benchmarks.zoo" + "".join(f" {arg}" if " " not in arg else f" '{arg}'" for arg in (argv or sys.argv[1:]))
-    write_atomically(args.output, format_results(records, args.tools, pairs, sweep_text, command))
+    text = format_results(records, args.tools, pairs, sweep_text, command)
+    if os.path.exists(args.output):
+        with open(args.output) as f:
+            text = keep_other_sections(f.read(), text)  # the scale and conversion sections stay
+    write_atomically(args.output, text)
     print(f"\nwrote {args.output}", file=sys.stderr)
 
 
