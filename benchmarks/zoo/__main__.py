@@ -4,8 +4,6 @@
     python -m benchmarks.zoo --pairs resnet --tools weightbridge name-identity --no-sweep
     python -m benchmarks.zoo --sweep-limit 100     # the sweep on a fixed random sample
 
-The CLIP pair needs open_clip, which the test extra leaves out: `pip install open_clip_torch`.
-
 Each (pair, tool) runs in a fresh subprocess, so its seconds and peak memory are its own. The
 table shows:
 

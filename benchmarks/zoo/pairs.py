@@ -721,7 +721,7 @@ def _hf_clip(module, inputs):
 
 
 def _open_clip(embed_dim: int, vision: dict, text: dict) -> Callable[[], Side]:
-    """open_clip's CLIP with OpenAI's QuickGELU; needs `pip install open_clip_torch`."""
+    """open_clip's CLIP with OpenAI's QuickGELU (open_clip_torch comes with the test extra)."""
 
     def build() -> Side:
         from open_clip.model import CLIP
@@ -1292,7 +1292,7 @@ def _pairs() -> list[ZooPair]:
             source="open_clip",
             target="transformers",
             fast=False,
-            notes="Needs `pip install open_clip_torch`. QuickGELU and LayerNorm eps 1e-5 in both towers, text "
+            notes="QuickGELU and LayerNorm eps 1e-5 in both towers, text "
             "context 16 = max_position_embeddings, pooling at the end token (the highest id, so open_clip's argmax "
             "and transformers' eos_token_id agree). Compares normalised image and text embeddings and the logits, "
             "so logit_scale counts; open_clip's in_proj_weight splits into q, k, v, and its (in, out) "
