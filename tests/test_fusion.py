@@ -126,7 +126,7 @@ def gated(their_names, my_names, sorted_their=False):
     their, my = {}, {}
     for l in range(2):
         for name in their_names:
-            their[f"layers.{l}.ffn.{name}.weight"] = (D, 2 * D) if name in ("w2", "down_proj") else (2 * D, D)
+            their[f"layers.{l}.ffn.{name}.weight"] = (D, 2 * D) if name in ("w2", "down_proj", "lin_b") else (2 * D, D)
         for name in my_names:
             my[f"layers.{l}.mlp.{name}.weight"] = (D, 2 * D) if name == "down_proj" else (4 * D, D)
     if sorted_their:
@@ -151,7 +151,8 @@ def test_w1_and_w3_fuse_in_their_enumeration_order():
 
 
 def test_unevidenced_order_inside_a_concatenation_is_an_ambiguity_with_the_hint_that_settles_it():
-    their, my = gated(("w1", "w2", "w3"), ("gate_up_proj", "down_proj"), sorted_their=True)
+    # lin_a and lin_c say nothing of gate and up (as Meta's w1 and w3 do), and they come in alphabetical order.
+    their, my = gated(("lin_a", "lin_b", "lin_c"), ("gate_up_proj", "down_proj"), sorted_their=True)
     with pytest.raises(weightbridge.AmbiguityError) as raised:
         weightbridge.match(their, my)
     assert str(raised.value) == (
@@ -159,30 +160,30 @@ def test_unevidenced_order_inside_a_concatenation_is_an_ambiguity_with_the_hint_
         "no name spells the order of the pieces (as 'qkv' or 'gate_up_proj' do) and the pieces' enumeration order is "
         "alphabetical, so it is no evidence.\n"
         "  my layers.0.mlp.gate_up_proj.weight (32, 8) and 1 more alike <- their\n"
-        "    layers.0.ffn.w1.weight + layers.0.ffn.w3.weight\n"
-        "    or layers.0.ffn.w3.weight + layers.0.ffn.w1.weight\n"
+        "    layers.0.ffn.lin_a.weight + layers.0.ffn.lin_c.weight\n"
+        "    or layers.0.ffn.lin_c.weight + layers.0.ffn.lin_a.weight\n"
         "Say which pieces go in which order with hints (my_substring, \"their_piece + their_piece\"), or "
         "(\"my_piece + my_piece\", their_substring) for a split; if the first rows above are right:\n"
-        "  hints=[(\"gate_up_proj\", \"w1 + w3\")]"
+        "  hints=[(\"gate_up_proj\", \"lin_a + lin_c\")]"
     )
-    assert raised.value.hints == [("gate_up_proj", "w1 + w3")]
-    mapping = weightbridge.match(their, my, hints=[("gate_up_proj", "w3 + w1")])
-    assert mapping["layers.0.mlp.gate_up_proj.weight"].their == ("layers.0.ffn.w3.weight", "layers.0.ffn.w1.weight")
+    assert raised.value.hints == [("gate_up_proj", "lin_a + lin_c")]
+    mapping = weightbridge.match(their, my, hints=[("gate_up_proj", "lin_c + lin_a")])
+    assert mapping["layers.0.mlp.gate_up_proj.weight"].their == ("layers.0.ffn.lin_c.weight", "layers.0.ffn.lin_a.weight")
 
 
 def test_an_order_hint_also_settles_a_split():
-    their, my = gated(("w1", "w2", "w3"), ("gate_up_proj", "down_proj"), sorted_their=True)
+    their, my = gated(("lin_a", "lin_b", "lin_c"), ("gate_up_proj", "down_proj"), sorted_their=True)
     with pytest.raises(weightbridge.AmbiguityError) as raised:
         weightbridge.match(my, their)
-    assert raised.value.hints == [("w1 + w3", "gate_up_proj")]
+    assert raised.value.hints == [("lin_a + lin_c", "gate_up_proj")]
     mapping = weightbridge.match(random_tree({k: v.shape for k, v in my.items()}), their, hints=raised.value.hints)
-    assert [(p.my, p.part) for p in mapping.pairs if "gate_up" in p.their[0]][:2] == [("layers.0.ffn.w1.weight", 0), ("layers.0.ffn.w3.weight", 1)]
+    assert [(p.my, p.part) for p in mapping.pairs if "gate_up" in p.their[0]][:2] == [("layers.0.ffn.lin_a.weight", 0), ("layers.0.ffn.lin_c.weight", 1)]
 
 
 def test_an_order_hint_naming_missing_pieces_is_an_error():
-    their, my = gated(("w1", "w2", "w3"), ("gate_up_proj", "down_proj"), sorted_their=True)
-    with pytest.raises(weightbridge.HintError, match="hint \\('gate_up_proj', 'w1 \\+ w4'\\): no weight of `their` contains 'w4'"):
-        weightbridge.match(their, my, hints=[("gate_up_proj", "w1 + w4")])
+    their, my = gated(("lin_a", "lin_b", "lin_c"), ("gate_up_proj", "down_proj"), sorted_their=True)
+    with pytest.raises(weightbridge.HintError, match="hint \\('gate_up_proj', 'lin_a \\+ lin_d'\\): no weight of `their` contains 'lin_d'"):
+        weightbridge.match(their, my, hints=[("gate_up_proj", "lin_a + lin_d")])
 
 
 def mistral_reference(hidden, intermediate, experts, layers, kv, vocabulary):
@@ -346,3 +347,10 @@ def test_square_pieces_without_layout_evidence_are_an_ambiguity_not_a_guess():
         "    or attn.query.weight + attn.key.weight + attn.value.weight  (i a, i b, i c -> (a + b + c) i)"
     )
     assert raised.value.hints == []
+
+
+def test_meta_w1_and_w3_are_gate_and_up_whatever_their_order():
+    their, my = gated(("w1", "w2", "w3"), ("gate_up_proj", "down_proj"), sorted_their=True)
+    mapping = weightbridge.match(their, my)
+    assert mapping["layers.1.mlp.gate_up_proj.weight"].their == ("layers.1.ffn.w1.weight", "layers.1.ffn.w3.weight")
+    assert mapping["layers.1.mlp.down_proj.weight"].their == ("layers.1.ffn.w2.weight",)

@@ -32,13 +32,17 @@ MODULE_SYNONYMS = {
 }
 _MODULE_CANONICAL = {alias: canonical for canonical, aliases in MODULE_SYNONYMS.items() for alias in aliases}
 
-# Whole module names that say a transformer block's norms in other words: the norm before attention
-# and the norm before the MLP (Llama's input/post_attention_layernorm are Meta's attention/ffn_norm).
-NORM_ROLES = {
+# Whole module names that say a transformer block's parts in other words: the norm before attention
+# and the norm before the MLP (Llama's input/post_attention_layernorm are Meta's attention/ffn_norm),
+# and the gated MLP's projections (Meta's w1, w2, w3 are gate, down, up).
+ROLES = {
     "attention_norm": ("attention_norm", "attn_norm", "input_layernorm", "self_attention_layernorm"),
     "ffn_norm": ("ffn_norm", "post_attention_layernorm", "feedforward_layernorm", "ffw_norm"),
+    "gate_proj": ("gate_proj", "w1"),
+    "down_proj": ("down_proj", "w2"),
+    "up_proj": ("up_proj", "w3"),
 }
-_ROLE_CANONICAL = {alias: canonical for canonical, aliases in NORM_ROLES.items() for alias in aliases}
+_ROLE_CANONICAL = {alias: canonical for canonical, aliases in ROLES.items() for alias in aliases}
 
 _SPLIT = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
