@@ -36,8 +36,10 @@ _MODULE_CANONICAL = {alias: canonical for canonical, aliases in MODULE_SYNONYMS.
 # and the norm before the MLP (Llama's input/post_attention_layernorm are Meta's attention/ffn_norm),
 # and the gated MLP's projections (Meta's w1, w2, w3 are gate, down, up).
 ROLES = {
-    "attention_norm": ("attention_norm", "attn_norm", "input_layernorm", "self_attention_layernorm"),
-    "ffn_norm": ("ffn_norm", "post_attention_layernorm", "feedforward_layernorm", "ffw_norm"),
+    "attention_norm": ("attention_norm", "attn_norm", "input_layernorm", "self_attention_layernorm",
+                       "self_attention_layer_norm", "ln_1"),
+    "ffn_norm": ("ffn_norm", "post_attention_layernorm", "feedforward_layernorm", "feedforward_layer_norm", "ffw_norm",
+                 "ln_2"),
     "gate_proj": ("gate_proj", "w1"),
     "down_proj": ("down_proj", "w2"),
     "up_proj": ("up_proj", "w3"),
