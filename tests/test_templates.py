@@ -134,3 +134,16 @@ def test_unmatched_template_is_reported_with_every_member():
     mapping = weightbridge.match(theirs, mine, ignore_unmatched_outputs=True)
     assert mapping.unmatched_my == ("model.layers.0.self_attn.o_proj.weight",)
     assert mapping["model.layers.1.self_attn.o_proj.weight"].their == ("layers.1.attention.wo.weight",)
+
+
+
+def test_a_split_template_keeps_every_candidate_of_its_size():
+    # keras-hub GPT-2 lists its feed-forward norm after the MLP, transformers before it: the first
+    # solve on templates pairs some norms wrongly, their members disagree and they are split. Had only
+    # those been split, the feed-forward norm's beta would have lost its true partner (h.{}.ln_2.bias,
+    # then single leaves) and kept mlp.c_proj.bias; the whole size class is split instead.
+    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.verify import verify
+
+    result = verify(PAIRS["gpt2: transformers -> keras-hub"], weightbridge.adapt)
+    assert result.outcome == "correct", result.message

@@ -261,21 +261,29 @@ def fold_problem(problem):
             ),
         )
         graph, assignment = solve_with_structure(small)
-        split = False
-        for side, nodes, templates in (("my", assignment.unmatched_left, my_templates), ("their", assignment.unmatched_right, their_templates)):
-            for node in nodes:
-                if templates[node[1]].count > 1:
-                    apart[side].update(templates[node[1]].members)
-                    split = True
+        split = {"my": [my_templates[n[1]] for n in assignment.unmatched_left],
+                 "their": [their_templates[n[1]] for n in assignment.unmatched_right]}
         for m, t in assignment.pairs.items():
             for i, j in _leaf_pairs(graph, m, t):
-                mine, theirs = my_templates[i], their_templates[j]
-                if mine.count > 1 and not _members_agree(problem, ranks, mine, theirs):
-                    apart["my"].update(mine.members)
-                    apart["their"].update(theirs.members)
-                    split = True
-        if not split:
+                if my_templates[i].count > 1 and not _members_agree(problem, ranks, my_templates[i], their_templates[j]):
+                    split["my"].append(my_templates[i])
+                    split["their"].append(their_templates[j])
+        # A template split into its leaves can no longer pair with templates of its size: the whole
+        # size class is split on both sides, so that every candidate it had stays a candidate.
+        leaves = {"my": problem.my_leaves, "their": problem.their_leaves}
+        templates = {"my": my_templates, "their": their_templates}
+
+        def size_class(side, template):
+            first = leaves[side][template.members[0]]
+            return first.size, first.dtype_kind
+
+        classes = {size_class(side, t) for side in split for t in split[side] if t.count > 1}
+        if not classes:
             return Folded(small, my_templates, their_templates, (graph, assignment))
+        for side in templates:
+            for template in templates[side]:
+                if size_class(side, template) in classes:
+                    apart[side].update(template.members)
 
 
 def _leaf_pairs(graph, m, t):
