@@ -354,3 +354,15 @@ def test_meta_w1_and_w3_are_gate_and_up_whatever_their_order():
     mapping = weightbridge.match(their, my)
     assert mapping["layers.1.mlp.gate_up_proj.weight"].their == ("layers.1.ffn.w1.weight", "layers.1.ffn.w3.weight")
     assert mapping["layers.1.mlp.down_proj.weight"].their == ("layers.1.ffn.w2.weight",)
+
+
+def test_torch_in_proj_packs_query_key_value_in_that_order():
+    # out_proj has the shape of q, k and v too, and the enumeration order of the separate side is k, v, q, out
+    # (as transformers' CLIP defines them): only the knowledge that in_proj packs q, k, v decides.
+    # A non-square MLP weight proves that no axes are swapped.
+    their = {"attn.in_proj_weight": (3 * D, D), "attn.out_proj.weight": (D, D), "mlp.fc1.weight": (2 * D, D)}
+    my = {**{f"attn.{name}_proj.weight": (D, D) for name in ("k", "v", "q", "out")}, "mlp.fc1.weight": (2 * D, D)}
+    mapping = weightbridge.match(random_tree(their), zeros_tree(my))
+    assert {p.my: p.part for p in mapping.pairs if p.their == ("attn.in_proj_weight",)} == {
+        "attn.q_proj.weight": 0, "attn.k_proj.weight": 1, "attn.v_proj.weight": 2}
+    assert mapping["attn.out_proj.weight"].their == ("attn.out_proj.weight",)

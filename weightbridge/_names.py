@@ -34,7 +34,7 @@ _MODULE_CANONICAL = {alias: canonical for canonical, aliases in MODULE_SYNONYMS.
 
 # Whole module names that say a transformer block's parts in other words: the norm before attention
 # and the norm before the MLP (Llama's input/post_attention_layernorm are Meta's attention/ffn_norm),
-# and the gated MLP's projections (Meta's w1, w2, w3 are gate, down, up).
+# the gated MLP's projections (Meta's w1, w2, w3 are gate, down, up) and packed projections.
 ROLES = {
     "attention_norm": ("attention_norm", "attn_norm", "input_layernorm", "self_attention_layernorm",
                        "self_attention_layer_norm", "ln_1"),
@@ -43,6 +43,10 @@ ROLES = {
     "gate_proj": ("gate_proj", "w1"),
     "down_proj": ("down_proj", "w2"),
     "up_proj": ("up_proj", "w3"),
+    # torch's MultiheadAttention packs query, key and value, in this order, into in_proj.
+    "qkv_proj": ("in_proj",),
+    "qkv_proj_weight": ("in_proj_weight",),
+    "qkv_proj_bias": ("in_proj_bias",),
 }
 _ROLE_CANONICAL = {alias: canonical for canonical, aliases in ROLES.items() for alias in aliases}
 
