@@ -1,7 +1,7 @@
 """Does looking for fused weights slow down checkpoints that have none? Times `weightbridge.match` on
 non-fused signatures with the code before fused weights existed and with the current code, in one run.
 
-    python -m benchmarks.fusion_speed [--repeat 3] [--rounds 3] [--before fe1b266]
+    python -m benchmarks.fusion_speed [--repeat 3] [--rounds 3] [--before fe1b266] [--output benchmarks/RESULTS.md]
 
 The signatures (names, shapes, dtypes; no tensor data) of non-fused zoo pairs and of a synthetic
 48-layer transformer are written to benchmarks/.work/fusion-speed/signatures.json. The code of the
@@ -12,6 +12,7 @@ the best of all timings per signature and version is kept. The table shows both 
 """
 
 import argparse
+import datetime
 import io
 import json
 import os
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import tarfile
 import time
+
+from benchmarks.results import RESULTS_PATH, versions_line, write_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "benchmarks", ".work", "fusion-speed")
@@ -126,6 +129,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="timings per signature in one subprocess")
     parser.add_argument("--rounds", type=int, default=3, help="subprocesses per version, taking turns")
     parser.add_argument("--before", default="fe1b266")
+    parser.add_argument("--output", default=RESULTS_PATH, help="markdown file whose section this run replaces ('' to only print)")
     arguments = parser.parse_args()
     path = os.path.join(WORK, "signatures.json")
     write_signatures(path)
@@ -140,16 +144,38 @@ def main():
             for name, timing in result.items():
                 if name not in best or timing["seconds"] < best[name]["seconds"]:
                     best[name] = timing
+    rows = [(name, result["leaves"], before[name]["seconds"], result["seconds"], f"{before[name]['outcome']} -> {result['outcome']}")
+            for name, result in after.items()]
+    total_before, total_after = sum(r[2] for r in rows), sum(r[3] for r in rows)
     width = max(len(name) for name in after)
     print(f"{'signature':<{width}}  {'leaves':>6}  {'before s':>8}  {'after s':>8}  {'ratio':>5}  outcome")
-    for name, result in after.items():
-        old = before[name]
-        print(f"{name:<{width}}  {result['leaves']:>6}  {old['seconds']:>8.3f}  {result['seconds']:>8.3f}  "
-              f"{result['seconds'] / old['seconds']:>5.2f}  {old['outcome']} -> {result['outcome']}")
-    total_before = sum(r["seconds"] for r in before.values())
-    total_after = sum(r["seconds"] for r in after.values())
+    for name, leaves, old, new, outcome in rows:
+        print(f"{name:<{width}}  {leaves:>6}  {old:>8.3f}  {new:>8.3f}  {new / old:>5.2f}  {outcome}")
     print(f"{'total':<{width}}  {'':>6}  {total_before:>8.3f}  {total_after:>8.3f}  {total_after / total_before:>5.2f}")
+    if arguments.output:
+        write_section(arguments.output, SECTION, format_section(rows, arguments))
+        print(f"wrote {arguments.output}")
 
+
+SECTION = "## Fused weights: the price for checkpoints without them"
+
+
+def format_section(rows, arguments):
+    """The timings as a RESULTS.md section: before and after per signature, and their ratio."""
+    lines = [
+        f"Generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python -m benchmarks.fusion_speed "
+        f"--rounds {arguments.rounds} --repeat {arguments.repeat}` on 2 cores. {versions_line(('numpy', 'einx', 'ortools', 'networkx'))}",
+        "",
+        f"`weightbridge.match` on signatures without fused weights, with the code of commit {arguments.before} (before fused "
+        "weights existed) and with this repository's, taking turns in subprocesses; best of all timings per signature.",
+        "",
+        "| signature | leaves | before s | after s | after / before | outcome |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [f"| {name} | {leaves} | {old:.3f} | {new:.3f} | {new / old:.2f} | {outcome} |" for name, leaves, old, new, outcome in rows]
+    total_before, total_after = sum(r[2] for r in rows), sum(r[3] for r in rows)
+    lines.append(f"| total | | {total_before:.3f} | {total_after:.3f} | {total_after / total_before:.2f} | |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

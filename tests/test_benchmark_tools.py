@@ -416,3 +416,17 @@ def test_sweep_reports_architectures_that_do_not_instantiate():
     ]
     assert report.skipped == [("no_such_architecture", "RuntimeError: Unknown model (no_such_architecture)")]
     assert report.not_run == ()
+
+
+def test_fusion_speed_section_lists_before_after_and_ratio():
+    import argparse
+
+    from benchmarks.fusion_speed import format_section
+
+    rows = [("resnet50: torchvision -> timm", 640, 0.5, 0.25, "ok -> ok")]
+    text = format_section(rows, argparse.Namespace(rounds=2, repeat=3, before="fe1b266"))
+    assert text.splitlines()[-2:] == [
+        "| resnet50: torchvision -> timm | 640 | 0.500 | 0.250 | 0.50 | ok -> ok |",
+        "| total | | 0.500 | 0.250 | 0.50 | |",
+    ]
+    assert "with the code of commit fe1b266" in text
