@@ -170,11 +170,25 @@ class Folding:
     ordered: bool
 
 
-def folding(leaves, ranks, firsts, counts):
-    """The Folding of the leaves at positions `firsts` of `leaves`, each standing for `counts` leaves;
-    `ranks` are ``normalised_indices(leaves)``."""
-    positions = enumeration_positions(leaves, [_names.leaf_name(leaf.parts) for leaf in leaves])
-    return Folding(list(counts), [ranks[k] for k in firsts], [positions[k] for k in firsts], order_is_informative(leaves))
+@dataclasses.dataclass(frozen=True)
+class WholeSide:
+    """What all of one side's leaves say of each leaf, computed once however the side is folded: its
+    block indices ranked among all leaves, its enumeration position, and whether the order is evidence."""
+
+    ranks: list
+    positions: list
+    ordered: bool
+
+
+def whole_side(leaves):
+    return WholeSide(normalised_indices(leaves), enumeration_positions(leaves, [_names.leaf_name(leaf.parts) for leaf in leaves]),
+                     order_is_informative(leaves))
+
+
+def folding(whole, firsts, counts):
+    """The Folding of the leaves at positions `firsts` of a side (`whole`: its WholeSide), each standing
+    for `counts` leaves."""
+    return Folding(list(counts), [whole.ranks[k] for k in firsts], [whole.positions[k] for k in firsts], whole.ordered)
 
 
 def enumeration_positions(leaves, kinds):
@@ -204,8 +218,9 @@ class LeafEvidence:
         self.leaf_tokens = [_names.leaf_tokens(leaf.parts) for leaf in leaves]
         self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
         ranks = folding.ranks if folding else normalised_indices(leaves)
-        self.indices = [tuple(r for r in leaf_ranks if r is not None) for leaf_ranks in ranks]
-        self.module_sequence = [_units(leaf.parts[:-1], leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
+        evidence = [_index_evidence(leaf, leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
+        self.module_sequence = [units for units, _ in evidence]
+        self.indices = [indices for _, indices in evidence]
         self.ordered = folding.ordered if folding else order_is_informative(leaves)
         # Leaves that share a kind, a module or indices share the features that depend on them.
         self.kind_id = _interned(self.leaf_name)
@@ -218,10 +233,13 @@ class LeafEvidence:
 def index_agreement(my_leaf, my_ranks, their_leaf, their_ranks):
     """How well the block indices of two leaves agree: their ``name_suffix`` and ``block_index``
     features, given each leaf's ranked indices (from ``normalised_indices``)."""
-    my_units, their_units = _units(my_leaf.parts[:-1], my_ranks), _units(their_leaf.parts[:-1], their_ranks)
-    my_indices = tuple(r for r in my_ranks if r is not None)
-    their_indices = tuple(r for r in their_ranks if r is not None)
+    (my_units, my_indices), (their_units, their_indices) = _index_evidence(my_leaf, my_ranks), _index_evidence(their_leaf, their_ranks)
     return _suffix_distance(my_units, their_units), _index_distance(my_indices, their_indices)
+
+
+def _index_evidence(leaf, ranks):
+    """A leaf's module units and the ranks of its numbers that have siblings, from its ranked indices."""
+    return _units(leaf.parts[:-1], ranks), tuple(r for r in ranks if r is not None)
 
 
 def _inversions(sequence):

@@ -8,7 +8,7 @@ from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
 from ._cost_graph import (
     CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
-    nearest_evidence, normalised_indices, order_is_informative, their_node,
+    nearest_evidence, order_is_informative, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
@@ -204,8 +204,7 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
         # Every index may add the evidence the templates lack; where it does not, the templates'
         # error stands if its hints follow the templates (then they settle them).
         solution = solve_with_structure(problem)
-        if solution[1].alternatives and _hints_follow_templates(ambiguous.hints, problem.my_leaves, folded.my_templates, "my") \
-                and _hints_follow_templates(ambiguous.hints, problem.their_leaves, folded.their_templates, "their"):
+        if solution[1].alternatives and _hints_follow_templates(ambiguous.hints, problem, folded.my_templates, folded.their_templates):
             raise ambiguous from None
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution)
     except WeightbridgeError:
@@ -224,14 +223,14 @@ class Folded:
     solution: tuple
 
 
-def _hints_follow_templates(hints, leaves, templates, side):
-    """Whether every hint says the same of all members of each template (else indices must decide)."""
-    for template in templates:
-        for hint in hints:
-            needle = hint[0] if side == "my" else hint[1]
-            said = {any(needle in name for name in (leaves[k].name,) + leaves[k].aliases) for k in template.members}
-            if len(said) > 1:
-                return False
+def _hints_follow_templates(hints, problem, my_templates, their_templates):
+    """Whether every hint says the same of all members of each template, on both sides (else indices must decide)."""
+    for side, leaves, templates in ((0, problem.my_leaves, my_templates), (1, problem.their_leaves, their_templates)):
+        for template in templates:
+            for hint in hints:
+                said = {any(hint[side] in name for name in (leaves[k].name,) + leaves[k].aliases) for k in template.members}
+                if len(said) > 1:
+                    return False
     return True
 
 
@@ -240,24 +239,23 @@ def fold_problem(problem):
     left without a partner (one side repeats what the other names apart) are split into their leaves
     and the small problem is solved again."""
     apart = {"my": set(), "their": set()}
-    ranks = {"my": None, "their": None}
+    whole = None
     while True:
         my_templates = fold(problem.my_leaves, apart["my"])
         their_templates = fold(problem.their_leaves, apart["their"])
         if not worth_folding(problem.my_leaves, problem.their_leaves, my_templates, their_templates):
             return None
-        if problem.hints and not (_hints_follow_templates(problem.hints, problem.my_leaves, my_templates, "my")
-                                  and _hints_follow_templates(problem.hints, problem.their_leaves, their_templates, "their")):
+        if not _hints_follow_templates(problem.hints, problem, my_templates, their_templates):
             return None
-        if ranks["my"] is None:
-            ranks = {"my": normalised_indices(problem.my_leaves), "their": normalised_indices(problem.their_leaves)}
+        if whole is None:
+            whole = {"my": whole_side(problem.my_leaves), "their": whole_side(problem.their_leaves)}
         small = dataclasses.replace(
             problem,
             my_leaves=representatives(problem.my_leaves, my_templates),
             their_leaves=representatives(problem.their_leaves, their_templates),
             folding=(
-                folding(problem.my_leaves, ranks["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
-                folding(problem.their_leaves, ranks["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
+                folding(whole["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
+                folding(whole["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
             ),
         )
         graph, assignment = solve_with_structure(small)
@@ -265,7 +263,7 @@ def fold_problem(problem):
                  "their": [their_templates[n[1]] for n in assignment.unmatched_right]}
         for m, t in assignment.pairs.items():
             for i, j in _leaf_pairs(graph, m, t):
-                if my_templates[i].count > 1 and not _members_agree(problem, ranks, my_templates[i], their_templates[j]):
+                if my_templates[i].count > 1 and not _members_agree(problem, whole, my_templates[i], their_templates[j]):
                     split["my"].append(my_templates[i])
                     split["their"].append(their_templates[j])
         # A template split into its leaves can no longer pair with templates of its size: the whole
@@ -295,13 +293,13 @@ def _leaf_pairs(graph, m, t):
     return [(m[1], t[1])]
 
 
-def _members_agree(problem, ranks, mine, theirs):
+def _members_agree(problem, whole, mine, theirs):
     """Whether the members of two matched templates, paired in sorted order, have indices that agree as
     well as their first members do. They do not where the two sides repeat along different indices
     ('blocks.{}.conv1' against 'blocks1.conv_{}'): then the templates must be split."""
     def agreement(k):
         m, t = mine.members[k], theirs.members[k]
-        return index_agreement(problem.my_leaves[m], ranks["my"][m], problem.their_leaves[t], ranks["their"][t])
+        return index_agreement(problem.my_leaves[m], whole["my"].ranks[m], problem.their_leaves[t], whole["their"].ranks[t])
 
     first = agreement(0)
     return all(agreement(k) == first for k in checked_members(mine.count))

@@ -67,8 +67,8 @@ def worth_folding(my_leaves, their_leaves, my_templates, their_templates):
 
 
 def representatives(leaves, templates):
-    """One leaf per template, its first member renumbered among the representatives, so that
-    enumeration order keeps its meaning in the small problem."""
+    """One leaf per template, its first member, numbered by its place among the representatives (the
+    pipeline reads a leaf's index as its place in the list); what it stands for goes in a Folding."""
     return [dataclasses.replace(leaves[template.members[0]], index=k) for k, template in enumerate(templates)]
 
 
