@@ -152,9 +152,11 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         primary = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64)
         secondary = np.array([d.get(tiebreak, 0) if tiebreak else 0 for _, _, d in edges], dtype=np.int64)
         # Lexicographic objective: the primary cost dominates any assignment's sum of tie-breaks.
-        # Tie-breaks are clipped where needed so that costs stay far from int64 overflow.
+        # Tie-breaks are clipped where needed so that costs stay far from int64 overflow: the cost
+        # scaling of SimpleLinearSumAssignment needs costs below about 2**63 / (3 n**2) for n left nodes
+        # of the balanced problem (it refuses larger ones with POSSIBLE_OVERFLOW).
         n = len(rows) + len(cols)
-        room = 2**60 // ((int(max(primary.max(), unmatched_integer)) + 1) * (n + 1))
+        room = 2**60 // ((int(max(primary.max(), unmatched_integer)) + 1) * (n + 1) ** 2)
         secondary = np.minimum(secondary, max(room // (len(rows) + 1), 0))
         factor = len(rows) * int(secondary.max()) + 1
         arc_costs = primary * factor + secondary

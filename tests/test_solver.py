@@ -89,3 +89,17 @@ def test_a_cheaper_group_order_wins_by_its_margin():
     assert result.pairs == {("G", 0): ("R", 0)}
     assert result.margins == {("G", 0): 0.5}
     assert result.alternatives == {}
+
+
+def test_large_component_with_large_tie_breaks_solves_without_overflow():
+    # 600 nodes in one component and a tie-break of 10**9 on the far candidates: unclipped, the scaled
+    # costs exceed what OR-Tools' cost scaling can represent and it refuses with POSSIBLE_OVERFLOW.
+    n = 300
+    g = nx.Graph()
+    for i in range(n):
+        for j in ((i - 1) % n, i, (i + 1) % n):
+            g.add_edge(("L", i), ("R", j), cost=1.0, rank=min(abs(i - j), n - abs(i - j)) ** 2)
+        g.add_edge(("L", i), ("R", (i + n // 2) % n), cost=1.0, rank=10**9)
+    result = solve(g, range(n), range(n), tiebreak="rank")
+    assert result.pairs == {("L", i): ("R", i) for i in range(n)}
+    assert result.alternatives == {}
