@@ -399,7 +399,8 @@ def allowed_by_hints(my_leaf, their_leaf, hints):
     return all((a in my_leaf.name) == any(b in n for n in their_names) for a, b in hints if not order_is_hinted((a, b)))
 
 
-def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_folding=None, their_folding=None):
+def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_folding=None, their_folding=None,
+                     owners=None):
     """The bipartite cost graph the solver sees.
 
     Nodes are ``("my", i)`` and ``("their", j)`` with the leaf's name, shape and dtype. An edge
@@ -408,6 +409,8 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     ``layouts`` (every layout that fits; more than one means the axis order is still open).
     When leaves stand for templates, ``my_folding``/``their_folding`` (:class:`Folding`) say what
     they stand for; node attribute ``instances`` is how many leaves, and only equal counts are joined.
+    ``owners`` (my owners, their owners: the matched module pair that owns each leaf, from
+    :func:`weightbridge._structure.match_modules`) joins only leaves owned by the same pair.
     """
     my_counts = my_folding.counts if my_folding else [1] * len(my_leaves)
     their_counts = their_folding.counts if their_folding else [1] * len(their_leaves)
@@ -431,6 +434,8 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             their_leaf = their_leaves[j]
             if hints and not allowed_by_hints(my_leaf, their_leaf, hints):
                 continue
+            if owners is not None and owners[0][i] != owners[1][j]:
+                continue
             kind = weight_kind(their_leaf.parts, my_leaf.parts)
             permutation = format_permutation(their_format, my_format, kind, len(their_leaf.shape)) if kind else None
             formats_given = their_format is not None and my_format is not None
@@ -452,7 +457,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     graph.graph["ordered"] = my.ordered and their.ordered
     if my.ordered and their.ordered:
         _add_local_order(graph)
-    add_group_edges(graph, my, their, token_weight, hints)
+    add_group_edges(graph, my, their, token_weight, hints, owners)
     return graph
 
 

@@ -15,6 +15,7 @@ from ._formats import resolve_format
 from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
 from ._leaves import infer_separator, read_leaves
 from ._mapping import Mapping, Pair
+from ._structure import match_modules
 from ._templates import checked_members, fold, representatives, worth_folding
 from ._transforms import candidate_transforms, compatible
 
@@ -41,6 +42,14 @@ class Problem:
     options: dict
     # For a folded problem: what its leaves stand for, per side (my, their Folding).
     folding: tuple = (None, None)
+    # The matched module pair that owns each leaf, per side (my, their); None before structure is read.
+    owners: tuple = None
+
+
+def with_structure(problem):
+    """The problem with its matched modules: leaves pair only inside the module pair that owns them."""
+    modules = match_modules(problem.my_leaves, problem.their_leaves, problem.hints)
+    return dataclasses.replace(problem, owners=(modules.my_owner, modules.their_owner))
 
 
 def read_problem(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(), **_):
@@ -82,6 +91,7 @@ def graph_of(problem, hints=None):
     return build_cost_graph(
         problem.their_leaves, problem.my_leaves, their_format=problem.their_format, my_format=problem.my_format,
         hints=problem.hints if hints is None else hints, my_folding=my_folding, their_folding=their_folding,
+        owners=problem.owners,
     )
 
 
@@ -191,6 +201,7 @@ def _runner_up(graph, m, t):
 def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False):
     """Runs the pipeline on a read problem and returns the mapping: on its templates where the leaves
     repeat, else (or when templates cannot settle a problem small enough) leaf by leaf."""
+    problem = with_structure(problem)
     folded = fold_problem(problem)
     if folded is None:
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
@@ -256,6 +267,10 @@ def fold_problem(problem):
             folding=(
                 folding(whole["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
                 folding(whole["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
+            ),
+            owners=None if problem.owners is None else (
+                tuple(problem.owners[0][t.members[0]] for t in my_templates),
+                tuple(problem.owners[1][t.members[0]] for t in their_templates),
             ),
         )
         graph, assignment = solve_with_structure(small)
@@ -461,6 +476,7 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
+    problem = with_structure(problem)
     folded = fold_problem(problem)
     if folded is not None:
         return folded.solution[0]

@@ -1,0 +1,184 @@
+"""Structure: which modules of `my` and `their` correspond, read from the trees alone, before any name.
+
+The bag of a module, the multiset of (size, kind of number) of the leaves under it, does not depend
+on names, nesting below it or enumeration order. Matching runs top down from the two roots: inside a
+pair of matched modules, the modules below them fall into classes of equal bags, and a class pairs
+its members when the evidence makes the pairing unique:
+
+- one module on each side: they can only be each other's partner;
+- as many on each side, each side's members a list (paths alike but for their numbers): they pair by
+  the rank of their indices, compared by value (``layers.10`` after ``layers.9``), never by string
+  order or by enumeration order.
+
+Fused weights change a bag (``qkv`` against ``query``, ``key``, ``value``) but not the number of
+elements under a module: lists of modules also pair on that coarser bag, where the list itself is the
+evidence. Larger modules are matched first, and a matched pair is matched again inside, where
+nesting may differ by any number of levels (torchvision's ``features.1.0.block.0.1`` against timm's
+``blocks.0.0.bn1``). Modules without a unique partner stay with the enclosing pair.
+
+Each leaf is then owned by the innermost matched module above it; a leaf may pair only with a leaf
+of the partner module's ownership. This is the coherence of modules (a conv and its norm stay
+together), and it leaves the names only the few candidates inside one pair of modules. This is
+schema matching's structural pass (Madhavan et al., "Generic Schema Matching with Cupid", 2001), with
+bags in place of element types.
+"""
+
+import dataclasses
+from collections import defaultdict
+
+from . import _names
+
+_HASH_MODULUS = (1 << 61) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ModulePairs:
+    """Matched modules: ``pairs[k]`` is a (my path, their path) pair of module paths (tuples of parts),
+    pair 0 being the two roots; ``my_owner[i]`` / ``their_owner[j]`` is the pair that owns each leaf."""
+
+    pairs: tuple
+    my_owner: tuple
+    their_owner: tuple
+
+    def allows(self, i, j):
+        return self.my_owner[i] == self.their_owner[j]
+
+
+class _Tree:
+    """The modules of one side. A module holding the same leaves as its only child is one module with
+    it (a Sequential around one layer): it is known by its outermost path."""
+
+    def __init__(self, leaves):
+        self.leaves = leaves
+        count = defaultdict(int)
+        for leaf in leaves:
+            for depth in range(len(leaf.parts)):
+                count[leaf.parts[:depth]] += 1
+        # Each path maps to the outermost path of its chain of equal counts.
+        self.node_of = {}
+        for path in sorted(count, key=len):
+            parent = path[:-1] if path else None
+            self.node_of[path] = self.node_of[parent] if parent is not None and count[parent] == count[path] else path
+        self.parent = {}
+        self.children = defaultdict(list)
+        for path, node in self.node_of.items():
+            if node == path and path:
+                up = self.node_of[path[:-1]]
+                self.parent[path] = up
+                self.children[up].append(path)
+        self.members = defaultdict(list)
+        exact, size = defaultdict(int), defaultdict(int)
+        for k, leaf in enumerate(leaves):
+            signature = hash((leaf.size, leaf.dtype_kind)) % _HASH_MODULUS
+            for node in dict.fromkeys(self.node_of[leaf.parts[:depth]] for depth in range(len(leaf.parts))):
+                self.members[node].append(k)
+                exact[node] = (exact[node] + signature) % _HASH_MODULUS
+                size[node] += leaf.size
+        # The bag, as a multiset hash (sums of element hashes: equal bags, equal keys), and the coarse
+        # bag a fusion leaves unchanged.
+        self.bag = {node: (len(self.members[node]), size[node], exact[node]) for node in self.members}
+        self.coarse = {node: size[node] for node in self.members}
+
+    def below(self, node):
+        """Every module under `node`, outermost first."""
+        found, frontier = [], list(self.children[node])
+        while frontier:
+            found.extend(frontier)
+            frontier = [child for parent in frontier for child in self.children[parent]]
+        return found
+
+    def inside(self, node, claimed, top):
+        """Whether `node` lies inside a module of `claimed`, looking up no further than `top`."""
+        node = self.parent.get(node)
+        while node is not None and node != top:
+            if node in claimed:
+                return True
+            node = self.parent.get(node)
+        return False
+
+
+def _as_list(paths, top):
+    """The members in the order of their indices when they form one list (their paths below `top` are
+    alike but for their numbers, and the numbers tell them apart), else None."""
+    keyed = []
+    for path in paths:
+        values, template = _names.numbers(path[len(top):])
+        keyed.append((template, values))
+    if len({template for template, _ in keyed}) != 1 or len({values for _, values in keyed}) != len(keyed):
+        return None
+    return [path for _, path in sorted(zip((values for _, values in keyed), paths))]
+
+
+def _hints_agree(my_tree, my_node, their_tree, their_node, hints):
+    """A module pair that a hint contradicts (not as many leaves on each side say what the hint says) is no pair."""
+    for a, b in hints:
+        mine = sum(a in my_tree.leaves[k].name for k in my_tree.members[my_node])
+        theirs = sum(any(b in name for name in (their_tree.leaves[k].name,) + their_tree.leaves[k].aliases)
+                     for k in their_tree.members[their_node])
+        if mine != theirs:
+            return False
+    return True
+
+
+def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
+    """The module pairs directly decided inside the matched pair (my_top, their_top)."""
+    mine, theirs = my_tree.below(my_top), their_tree.below(their_top)
+    classes = defaultdict(lambda: ([], []))
+    for side, tree, nodes in ((0, my_tree, mine), (1, their_tree, theirs)):
+        for node in nodes:
+            classes[("exact", tree.bag[node])][side].append(node)
+            classes[("coarse", tree.coarse[node])][side].append(node)
+    # Larger modules first; at one size, equal bags before merely equal element counts.
+    ordered = sorted(classes.items(), key=lambda item: (-my_tree.bag[item[1][0][0]][1] if item[1][0] else 0, item[0][0] != "exact"))
+    claimed_my, claimed_their, found = set(), set(), []
+    for (kind, _), (my_nodes, their_nodes) in ordered:
+        my_nodes = [n for n in my_nodes if n not in claimed_my and not my_tree.inside(n, claimed_my, my_top)]
+        their_nodes = [n for n in their_nodes if n not in claimed_their and not their_tree.inside(n, claimed_their, their_top)]
+        if not my_nodes or len(my_nodes) != len(their_nodes):
+            continue
+        if len(my_nodes) == 1 and kind == "exact":
+            chosen = [(my_nodes[0], their_nodes[0])]
+        elif len(my_nodes) > 1:
+            my_list, their_list = _as_list(my_nodes, my_top), _as_list(their_nodes, their_top)
+            if my_list is None or their_list is None:
+                continue
+            chosen = list(zip(my_list, their_list))
+        else:
+            continue
+        if hints and not all(_hints_agree(my_tree, m, their_tree, t, hints) for m, t in chosen):
+            continue
+        for m, t in chosen:
+            claimed_my.add(m)
+            claimed_their.add(t)
+        found.extend(chosen)
+    return found
+
+
+def match_modules(my_leaves, their_leaves, hints=()):
+    """The matched modules of both sides and the pair that owns each leaf (see the module docstring)."""
+    my_tree, their_tree = _Tree(my_leaves), _Tree(their_leaves)
+    pairs = [((), ())]
+    pending = [0]
+    while pending:
+        k = pending.pop()
+        my_top, their_top = pairs[k]
+        for pair in _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
+            pending.append(len(pairs))
+            pairs.append(pair)
+    my_pair = {m: k for k, (m, _) in enumerate(pairs)}
+    their_pair = {t: k for k, (_, t) in enumerate(pairs)}
+    return ModulePairs(tuple(pairs), _owners(my_tree, my_pair), _owners(their_tree, their_pair))
+
+
+def _owners(tree, pair_of):
+    """For each leaf, the pair of its innermost matched module."""
+    owners = []
+    for leaf in tree.leaves:
+        owner = 0
+        for depth in range(len(leaf.parts) - 1, -1, -1):
+            node = tree.node_of[leaf.parts[:depth]]
+            if node in pair_of:
+                owner = pair_of[node]
+                break
+        owners.append(owner)
+    return tuple(owners)
