@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import re
+from collections import defaultdict
 from collections.abc import Mapping as AbcMapping
 
 import numpy as np
@@ -26,6 +27,8 @@ class Leaf:
     dtype: str
     index: int
     aliases: tuple = ()
+    # Where each alias was enumerated: how many leaves came before it.
+    alias_positions: tuple = ()
 
     @functools.cached_property
     def parts(self):
@@ -160,13 +163,43 @@ def read_leaves(tree, side, separator):
         key = _storage_key(value)
         if key is not None and key in by_storage:
             i = by_storage[key]
-            leaves[i] = dataclasses.replace(leaves[i], aliases=leaves[i].aliases + (name,))
+            leaves[i] = dataclasses.replace(leaves[i], aliases=leaves[i].aliases + (name,),
+                                            alias_positions=leaves[i].alias_positions + (len(leaves),))
             continue
         if key is not None:
             by_storage[key] = len(leaves)
         leaves.append(Leaf(path=path, name=name, shape=tuple(int(d) for d in value.shape), dtype=dtype_name(value.dtype), index=len(leaves)))
         values.append(value)
     return leaves, treedef, values
+
+
+def split_tied(leaves, other_leaves):
+    """One leaf per name of a tied tensor, where the other side holds more weights of its size than this
+    side does: a tied tensor (GPT-2's `wte` and `lm_head`) then feeds each of the other side's untied
+    weights. Each copy lists the tensor's other names as its aliases; indices follow enumeration order."""
+    def classes(side):
+        counts = defaultdict(int)
+        for leaf in side:
+            counts[(leaf.size, leaf.dtype_kind)] += 1
+        return counts
+
+    mine, theirs = classes(leaves), classes(other_leaves)
+    if not any(leaf.aliases and theirs[(leaf.size, leaf.dtype_kind)] > mine[(leaf.size, leaf.dtype_kind)] for leaf in leaves):
+        return leaves
+    placed = []
+    for k, leaf in enumerate(leaves):
+        if not (leaf.aliases and theirs[(leaf.size, leaf.dtype_kind)] > mine[(leaf.size, leaf.dtype_kind)]):
+            placed.append(((k, 0), leaf))
+            continue
+        names = (leaf.name,) + leaf.aliases
+        for n, name in enumerate(names):
+            path = tuple(re.split(r"[./]", name)) if n else leaf.path
+            # A copy sits where its name was enumerated: after the leaves that came before it.
+            where = (k, 0) if n == 0 else (leaf.alias_positions[n - 1] - 1, n)
+            placed.append((where, dataclasses.replace(leaf, path=path, name=name, aliases=tuple(x for x in names if x != name),
+                                                      alias_positions=())))
+    placed.sort(key=lambda item: item[0])
+    return [dataclasses.replace(leaf, index=k) for k, (_, leaf) in enumerate(placed)]
 
 
 def _suggest_subtree(tree, separator):

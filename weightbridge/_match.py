@@ -13,7 +13,7 @@ from ._cost_graph import (
 from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
 from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
-from ._leaves import infer_separator, read_leaves
+from ._leaves import infer_separator, read_leaves, split_tied
 from ._mapping import Mapping, Pair
 from ._structure import match_modules
 from ._templates import checked_members, fold, representatives, worth_folding
@@ -59,6 +59,7 @@ def read_problem(their, my, *, in_format=None, out_format=None, in_separator=Non
     out_separator = out_separator or infer_separator(my, "my")
     their_leaves, _, _ = read_leaves(their, "their", in_separator)
     my_leaves, my_treedef, _ = read_leaves(my, "my", out_separator)
+    their_leaves = split_tied(their_leaves, my_leaves)
     hints = _check_hints(hints, my_leaves, their_leaves)
     options = {
         "in_format": in_format if isinstance(in_format, (str, type(None))) else repr(in_format),
@@ -150,6 +151,9 @@ def check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatch
     """Raises for leaves left without a partner, naming them and their nearest candidates."""
     unmatched_my = [problem.my_leaves[n[1]] for n in assignment.unmatched_left]
     unmatched_their = [problem.their_leaves[n[1]] for n in assignment.unmatched_right]
+    # A copy of a tied tensor is used when another of its names is.
+    unused = {leaf.name for leaf in unmatched_their}
+    unmatched_their = [leaf for leaf in unmatched_their if all(alias in unused for alias in leaf.aliases)]
     their_by_name = {leaf.name: leaf for leaf in unmatched_their}
     if not ignore_unmatched_outputs:
         for leaf in unmatched_my:
