@@ -104,7 +104,8 @@ def _margin_lower_bounds(num_rows, num_cols, arcs, left_mate):
     return [int(b) for b in bounds]
 
 
-def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance, exact_below=math.inf):
+def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance, exact_below=math.inf,
+                     node_tolerance=None):
     """Solves the assignment of `left` to `right` nodes over the edges of `graph`.
 
     Args:
@@ -112,6 +113,7 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         left, right: the two node sets, in a stable order.
         unmatched_cost: the price of leaving one node without a partner.
         tolerance: margins up to this value count as ties.
+        node_tolerance: a larger tolerance for some nodes ({node: tolerance}); it holds for their whole component.
         tiebreak: an edge attribute with small non-negative integers that decides between
             assignments of equal cost (lower wins).
         exact_below: margins are computed exactly (one more solve each) up to this value; a margin
@@ -122,7 +124,6 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
     order = {node: i for i, node in enumerate(left + right)}
     pairs, margins, alternatives, total = {}, {}, {}, 0.0
     unmatched_integer = _integer(unmatched_cost)
-    tolerance_integer = _integer(tolerance)
     exact_below_integer = _integer(exact_below) if math.isfinite(exact_below) else np.iinfo(np.int64).max // 4
     members = {n: m for n, m in graph.nodes(data="members") if m is not None and (n in left_set or n in right_set)}
     connected = graph.subgraph(left + right)
@@ -131,7 +132,9 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
         connected = nx.Graph(connected)
         connected.add_edges_from((group, member) for group, nodes in members.items() for member in nodes)
     components = sorted(nx.connected_components(connected), key=lambda c: min(order[n] for n in c))
+    node_tolerance = node_tolerance or {}
     for component in components:
+        tolerance_integer = max([_integer(tolerance)] + [_integer(node_tolerance[n]) for n in component if n in node_tolerance])
         if members and not component.isdisjoint(members):
             cover = _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak,
                                            unmatched_integer, tolerance_integer, exact_below)

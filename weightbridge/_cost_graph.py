@@ -9,6 +9,7 @@ import networkx as nx
 
 from . import _names
 from ._formats import format_permutation, weight_kind
+from ._leaves import order_is_informative
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
@@ -38,12 +39,6 @@ def my_node(i):
 
 def their_node(j):
     return ("their", j)
-
-
-def order_is_informative(leaves):
-    """Enumeration order is evidence unless it is merely alphabetical."""
-    names = [leaf.name for leaf in leaves]
-    return len(names) > 2 and names != sorted(names)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -400,7 +395,7 @@ def allowed_by_hints(my_leaf, their_leaf, hints):
 
 
 def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=None, hints=(), my_folding=None, their_folding=None,
-                     owners=None):
+                     modules=None):
     """The bipartite cost graph the solver sees.
 
     Nodes are ``("my", i)`` and ``("their", j)`` with the leaf's name, shape and dtype. An edge
@@ -409,8 +404,9 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     ``layouts`` (every layout that fits; more than one means the axis order is still open).
     When leaves stand for templates, ``my_folding``/``their_folding`` (:class:`Folding`) say what
     they stand for; node attribute ``instances`` is how many leaves, and only equal counts are joined.
-    ``owners`` (my owners, their owners: the matched module pair that owns each leaf, from
-    :func:`weightbridge._structure.match_modules`) joins only leaves owned by the same pair.
+    ``modules`` (:class:`weightbridge._structure.ModulePairs`, per leaf) joins only leaves owned by the
+    same pair of matched modules; inside a pair that holds matched modules, ``order`` compares the
+    leaves' slots among them instead of their global positions.
     """
     my_counts = my_folding.counts if my_folding else [1] * len(my_leaves)
     their_counts = their_folding.counts if their_folding else [1] * len(their_leaves)
@@ -434,7 +430,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             their_leaf = their_leaves[j]
             if hints and not allowed_by_hints(my_leaf, their_leaf, hints):
                 continue
-            if owners is not None and owners[0][i] != owners[1][j]:
+            if modules is not None and modules.my_owner[i] != modules.their_owner[j]:
                 continue
             kind = weight_kind(their_leaf.parts, my_leaf.parts)
             permutation = format_permutation(their_format, my_format, kind, len(their_leaf.shape)) if kind else None
@@ -450,14 +446,21 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
                 continue
             transform = min(transforms, key=lambda t: t.price)
             values = features(my, i, their, j, token_weight, transform, seen)
+            if modules is not None and my.ordered and their.ordered and modules.anchors[modules.my_owner[i]]:
+                slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j])
+                if slots_differ:
+                    values["order"] = slots_differ / modules.anchors[modules.my_owner[i]]
             graph.add_edge(
                 my_node(i), their_node(j),
                 cost=edge_cost(values), transform=transform.expression, layouts=tuple(transforms), **values,
             )
     graph.graph["ordered"] = my.ordered and their.ordered
+    graph.graph["node_tolerance"] = {}
+    if my.ordered and their.ordered and modules is not None:
+        _drop_displaced_order(graph, modules, my, their)
     if my.ordered and their.ordered:
         _add_local_order(graph)
-    add_group_edges(graph, my, their, token_weight, hints, owners)
+    add_group_edges(graph, my, their, token_weight, hints, modules)
     return graph
 
 
@@ -543,6 +546,37 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     return changed
 
 
+# Decisions that names and indices alone make are ties up to this (the tolerance without order).
+DISPLACED_TOLERANCE = 0.25
+
+
+def _drop_displaced_order(graph, modules, my, their):
+    """Enumeration order stops being evidence among the leaves of one size inside one pair of matched modules
+    when they sit in other slots among the matched modules on the two sides, more than a missing leaf
+    explains (neither side's slots hold at most what the other's do): one implementation defines them
+    elsewhere (torchvision's RegNet defines the shortcut before the main path, timm after it). Their edges
+    lose the order feature, and decisions among them need the margin that names alone need."""
+    def slots(side, owners, slot_of):
+        found = defaultdict(Counter)
+        for k, leaf in enumerate(side.leaves):
+            found[(owners[k], leaf.size, leaf.dtype_kind, side.count[k])][slot_of[k]] += 1
+        return found
+
+    mine, theirs = slots(my, modules.my_owner, modules.my_slot), slots(their, modules.their_owner, modules.their_slot)
+    displaced = {key for key in mine.keys() & theirs.keys()
+                 if not (mine[key] <= theirs[key] or theirs[key] <= mine[key])}
+    if not displaced:
+        return
+    tolerance = graph.graph["node_tolerance"]
+    for u, v, data in graph.edges(data=True):
+        m, t = (u, v) if u[0] == "my" else (v, u)
+        leaf = my.leaves[m[1]]
+        if (modules.my_owner[m[1]], leaf.size, leaf.dtype_kind, my.count[m[1]]) in displaced:
+            data.update(order=0.0, displaced=True)
+            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
+            tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
+
+
 def _add_local_order(graph):
     """Sets ``order_rank``, the squared difference of ranks inside each component, the solver's tie-break.
 
@@ -557,6 +591,9 @@ def _add_local_order(graph):
             continue
         my_rank = {n: k for k, n in enumerate(mine)}
         their_rank = {n: k for k, n in enumerate(theirs)}
-        for u, v, data in graph.edges(mine, data=True):
+        edges = list(graph.edges(mine, data=True))
+        if any(data.get("displaced") for _, _, data in edges):
+            continue  # no tie-break may stand in for an order that is no evidence there
+        for u, v, data in edges:
             m, t = (u, v) if u[0] == "my" else (v, u)
             data["order_rank"] = (my_rank[m] - their_rank[t]) ** 2

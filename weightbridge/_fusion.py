@@ -298,7 +298,7 @@ def group_nodes(graph, side):
     return [group_node(group.side, k) for k, group in enumerate(graph.graph.get("groups", ())) if group.side == side]
 
 
-def add_group_edges(graph, my, their, token_weight, hints, owners=None):
+def add_group_edges(graph, my, their, token_weight, hints, modules=None):
     """Adds a node per candidate group (attribute ``members``: the leaf nodes it uses) and an edge to its
     partner, with the features of one-to-one edges averaged over the members, ``concat_order``, and a
     cost that counts every member, so that a group competes with one-to-one edges in one solve."""
@@ -313,8 +313,9 @@ def add_group_edges(graph, my, their, token_weight, hints, owners=None):
         member_names = [members.leaves[m].name for m in group.members]
         if hints and not allowed_by_hints(group, partner_name, member_names, hints):
             continue
-        if owners is not None:
-            member_owners, partner_owners = (owners[1], owners[0]) if group.side == "their" else owners
+        if modules is not None:
+            member_owners, partner_owners = ((modules.their_owner, modules.my_owner) if group.side == "their"
+                                             else (modules.my_owner, modules.their_owner))
             if any(member_owners[m] != partner_owners[group.partner] for m in group.members):
                 continue
         per_member = [

@@ -173,6 +173,12 @@ def read_leaves(tree, side, separator):
     return leaves, treedef, values
 
 
+def order_is_informative(leaves):
+    """Enumeration order is evidence unless it is merely alphabetical."""
+    names = [leaf.name for leaf in leaves]
+    return len(names) > 2 and names != sorted(names)
+
+
 def split_tied(leaves, other_leaves):
     """One leaf per name of a tied tensor, where the other side holds more weights of its size than this
     side does: a tied tensor (GPT-2's `wte` and `lm_head`) then feeds each of the other side's untied

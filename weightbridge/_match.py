@@ -42,14 +42,13 @@ class Problem:
     options: dict
     # For a folded problem: what its leaves stand for, per side (my, their Folding).
     folding: tuple = (None, None)
-    # The matched module pair that owns each leaf, per side (my, their); None before structure is read.
-    owners: tuple = None
+    # The matched modules (a ModulePairs, per leaf of this problem); None before structure is read.
+    modules: object = None
 
 
 def with_structure(problem):
     """The problem with its matched modules: leaves pair only inside the module pair that owns them."""
-    modules = match_modules(problem.my_leaves, problem.their_leaves, problem.hints)
-    return dataclasses.replace(problem, owners=(modules.my_owner, modules.their_owner))
+    return dataclasses.replace(problem, modules=match_modules(problem.my_leaves, problem.their_leaves, problem.hints))
 
 
 def read_problem(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(), **_):
@@ -92,7 +91,7 @@ def graph_of(problem, hints=None):
     return build_cost_graph(
         problem.their_leaves, problem.my_leaves, their_format=problem.their_format, my_format=problem.my_format,
         hints=problem.hints if hints is None else hints, my_folding=my_folding, their_folding=their_folding,
-        owners=problem.owners,
+        modules=problem.modules,
     )
 
 
@@ -109,7 +108,8 @@ def solve(problem, graph):
     my_nodes = [my_node(i) for i in range(len(problem.my_leaves))] + group_nodes(graph, "my")
     their_nodes = [their_node(j) for j in range(len(problem.their_leaves))] + group_nodes(graph, "their")
     return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
-                            tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN)
+                            tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN,
+                            node_tolerance=graph.graph.get("node_tolerance"))
 
 
 def tolerance_of(graph):
@@ -272,10 +272,8 @@ def fold_problem(problem):
                 folding(whole["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
                 folding(whole["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
             ),
-            owners=None if problem.owners is None else (
-                tuple(problem.owners[0][t.members[0]] for t in my_templates),
-                tuple(problem.owners[1][t.members[0]] for t in their_templates),
-            ),
+            modules=None if problem.modules is None else problem.modules.of_representatives(
+                [t.members[0] for t in my_templates], [t.members[0] for t in their_templates]),
         )
         graph, assignment = solve_with_structure(small)
         split = {"my": [my_templates[n[1]] for n in assignment.unmatched_left],

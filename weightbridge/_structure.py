@@ -17,18 +17,24 @@ nesting may differ by any number of levels (torchvision's ``features.1.0.block.0
 ``blocks.0.0.bn1``). Modules without a unique partner stay with the enclosing pair.
 
 Each leaf is then owned by the innermost matched module above it; a leaf may pair only with a leaf
-of the partner module's ownership. This is the coherence of modules (a conv and its norm stay
+of the partner module's ownership. Where a side keeps its definition order, a leaf's place among the
+matched modules inside its owner (its slot: which of them were enumerated before it) is the order
+evidence that survives a module defined elsewhere in the other implementation (torchvision's RegNet
+defines the shortcut first, timm's last). This is the coherence of modules (a conv and its norm stay
 together), and it leaves the names only the few candidates inside one pair of modules. This is
 schema matching's structural pass (Madhavan et al., "Generic Schema Matching with Cupid", 2001), with
 bags in place of element types.
 """
 
 import dataclasses
+import re
 from collections import defaultdict
 
 from . import _names
+from ._leaves import order_is_informative
 
 _HASH_MODULUS = (1 << 61) - 1
+_KERAS_NUMBERED = re.compile(r"[A-Za-z]\w*_[1-9][0-9]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +45,18 @@ class ModulePairs:
     pairs: tuple
     my_owner: tuple
     their_owner: tuple
+    # Per leaf: the matched modules directly inside its owner that were enumerated before it.
+    my_slot: tuple
+    their_slot: tuple
+    # Per pair: how many matched modules lie directly inside it.
+    anchors: tuple
 
-    def allows(self, i, j):
-        return self.my_owner[i] == self.their_owner[j]
+    def of_representatives(self, my_firsts, their_firsts):
+        """The same for a folded problem, whose leaves are the leaves at `my_firsts` and `their_firsts`."""
+        return dataclasses.replace(
+            self, my_owner=tuple(self.my_owner[k] for k in my_firsts), their_owner=tuple(self.their_owner[k] for k in their_firsts),
+            my_slot=tuple(self.my_slot[k] for k in my_firsts), their_slot=tuple(self.their_slot[k] for k in their_firsts),
+        )
 
 
 class _Tree:
@@ -50,6 +65,7 @@ class _Tree:
 
     def __init__(self, leaves):
         self.leaves = leaves
+        self.ordered = order_is_informative(leaves)
         count = defaultdict(int)
         for leaf in leaves:
             for depth in range(len(leaf.parts)):
@@ -79,6 +95,10 @@ class _Tree:
         self.bag = {node: (len(self.members[node]), size[node], exact[node]) for node in self.members}
         self.coarse = {node: size[node] for node in self.members}
 
+    def first(self, node):
+        """Where the module's first leaf was enumerated."""
+        return min(self.leaves[k].index for k in self.members[node])
+
     def below(self, node):
         """Every module under `node`, outermost first."""
         found, frontier = [], list(self.children[node])
@@ -99,10 +119,13 @@ class _Tree:
 
 def _as_list(paths, top):
     """The members in the order of their indices when they form one list (their paths below `top` are
-    alike but for their numbers, and the numbers tell them apart), else None."""
+    alike but for their numbers, and the numbers tell them apart), else None. Keras and TensorFlow
+    number repeated names from the second on (`layer_norm`, `layer_norm_1`): the first is number 0."""
+    relative = [path[len(top):] for path in paths]
+    numbered = {part.rsplit("_", 1)[0] for path in relative for part in path if _KERAS_NUMBERED.fullmatch(part)}
     keyed = []
-    for path in paths:
-        values, template = _names.numbers(path[len(top):])
+    for path in relative:
+        values, template = _names.numbers(tuple(part + "_0" if part in numbered else part for part in path))
         keyed.append((template, values))
     if len({template for template, _ in keyed}) != 1 or len({values for _, values in keyed}) != len(keyed):
         return None
@@ -140,6 +163,11 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
             chosen = [(my_nodes[0], their_nodes[0])]
         elif len(my_nodes) > 1:
             my_list, their_list = _as_list(my_nodes, my_top), _as_list(their_nodes, their_top)
+            # One side numbers them, the other keeps its definition order: the two orders pair them.
+            if my_list is None and their_list is not None and my_tree.ordered:
+                my_list = sorted(my_nodes, key=my_tree.first)
+            if their_list is None and my_list is not None and their_tree.ordered:
+                their_list = sorted(their_nodes, key=their_tree.first)
             if my_list is None or their_list is None:
                 continue
             chosen = list(zip(my_list, their_list))
@@ -157,17 +185,23 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
 def match_modules(my_leaves, their_leaves, hints=()):
     """The matched modules of both sides and the pair that owns each leaf (see the module docstring)."""
     my_tree, their_tree = _Tree(my_leaves), _Tree(their_leaves)
-    pairs = [((), ())]
+    pairs, inside = [((), ())], [[]]
     pending = [0]
     while pending:
         k = pending.pop()
         my_top, their_top = pairs[k]
         for pair in _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
             pending.append(len(pairs))
+            inside[k].append(len(pairs))
             pairs.append(pair)
-    my_pair = {m: k for k, (m, _) in enumerate(pairs)}
-    their_pair = {t: k for k, (_, t) in enumerate(pairs)}
-    return ModulePairs(tuple(pairs), _owners(my_tree, my_pair), _owners(their_tree, their_pair))
+            inside.append([])
+    my_owner = _owners(my_tree, {m: k for k, (m, _) in enumerate(pairs)})
+    their_owner = _owners(their_tree, {t: k for k, (_, t) in enumerate(pairs)})
+    return ModulePairs(
+        tuple(pairs), my_owner, their_owner,
+        _slots(my_tree, my_owner, inside, [m for m, _ in pairs]), _slots(their_tree, their_owner, inside, [t for _, t in pairs]),
+        tuple(len(children) for children in inside),
+    )
 
 
 def _owners(tree, pair_of):
@@ -182,3 +216,9 @@ def _owners(tree, pair_of):
                 break
         owners.append(owner)
     return tuple(owners)
+
+
+def _slots(tree, owners, inside, modules):
+    """For each leaf, the pairs directly inside its owner whose module was enumerated before the leaf."""
+    first = [tree.first(module) for module in modules]
+    return tuple(frozenset(c for c in inside[owner] if first[c] < leaf.index) for leaf, owner in zip(tree.leaves, owners))
