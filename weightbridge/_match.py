@@ -205,7 +205,8 @@ def _runner_up(graph, m, t):
 def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False):
     """Runs the pipeline on a read problem and returns the mapping: on its templates where the leaves
     repeat, else (or when templates cannot settle a problem small enough) leaf by leaf."""
-    problem = with_structure(problem)
+    if len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT:
+        problem = with_structure(problem)
     folded = fold_problem(problem)
     if folded is None:
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
@@ -478,7 +479,8 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
-    problem = with_structure(problem)
+    if len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT:
+        problem = with_structure(problem)
     folded = fold_problem(problem)
     if folded is not None:
         return folded.solution[0]

@@ -31,7 +31,6 @@ import re
 from collections import defaultdict
 
 from . import _names
-from ._leaves import order_is_informative
 
 _HASH_MODULUS = (1 << 61) - 1
 _KERAS_NUMBERED = re.compile(r"[A-Za-z]\w*_[1-9][0-9]*")
@@ -65,7 +64,6 @@ class _Tree:
 
     def __init__(self, leaves):
         self.leaves = leaves
-        self.ordered = order_is_informative(leaves)
         count = defaultdict(int)
         for leaf in leaves:
             for depth in range(len(leaf.parts)):
@@ -163,11 +161,6 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
             chosen = [(my_nodes[0], their_nodes[0])]
         elif len(my_nodes) > 1:
             my_list, their_list = _as_list(my_nodes, my_top), _as_list(their_nodes, their_top)
-            # One side numbers them, the other keeps its definition order: the two orders pair them.
-            if my_list is None and their_list is not None and my_tree.ordered:
-                my_list = sorted(my_nodes, key=my_tree.first)
-            if their_list is None and my_list is not None and their_tree.ordered:
-                their_list = sorted(their_nodes, key=their_tree.first)
             if my_list is None or their_list is None:
                 continue
             chosen = list(zip(my_list, their_list))
