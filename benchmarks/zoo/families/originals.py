@@ -20,13 +20,16 @@ from benchmarks.zoo.pairs import (
     TorchSide,
     ZooPair,
     _hf_hidden,
+    _hf_bert,
     _hf_logits,
     _image,
     _logits,
+    _segments,
     _timm,
     _tokens,
     _torch_in,
     _torchvision_vit,
+    random_values,
 )
 
 _VOCABULARY = 128
@@ -1037,6 +1040,302 @@ _META_TO_LLAMA = _renamed(
 )
 
 
+# ---------------------------------------------------------------------------- Equinox and Flax NNX targets
+
+
+def _dotted(path) -> str:
+    """A JAX key path as a state-dict name: `.layers[0].attention.query.weight` -> `layers.0.attention.query.weight`."""
+    import jax
+
+    parts = []
+    for entry in path:
+        if isinstance(entry, jax.tree_util.GetAttrKey):
+            parts.append(entry.name)
+        elif isinstance(entry, jax.tree_util.SequenceKey):
+            parts.append(str(entry.idx))
+        else:
+            parts.append(str(entry.key))
+    return ".".join(parts)
+
+
+class EquinoxSide:
+    """An Equinox module; its tree is `{attribute path: array}` over the module's arrays, like a state dict."""
+
+    def __init__(self, model, forward: Callable):
+        import equinox as eqx
+        import jax
+
+        params, self.static = eqx.partition(model, eqx.is_array)
+        flat, self.treedef = jax.tree_util.tree_flatten_with_path(params)
+        self.names = [_dotted(path) for path, _ in flat]
+        self.values = [leaf for _, leaf in flat]
+        self.forward = forward
+
+    def weights(self):
+        return dict(zip(self.names, self.values))
+
+    def load(self, tree) -> None:
+        import jax.numpy as jnp
+
+        expected = {name: tuple(value.shape) for name, value in zip(self.names, self.values)}
+        got = {name: tuple(np.shape(value)) for name, value in tree.items()}
+        if expected != got:
+            raise ValueError(
+                f"tree does not fit the model: missing {sorted(set(expected) - set(got))[:5]}, "
+                f"unexpected {sorted(set(got) - set(expected))[:5]}, "
+                f"shapes differ at {sorted(k for k in expected.keys() & got.keys() if expected[k] != got[k])[:5]}"
+            )
+        self.values = [jnp.asarray(tree[name], dtype=old.dtype) for name, old in zip(self.names, self.values)]
+
+    def randomize(self, seed: int) -> None:
+        import jax.numpy as jnp
+
+        rng = np.random.default_rng(seed)
+        self.values = [
+            jnp.asarray(random_values(name, np.asarray(value), rng), dtype=value.dtype)
+            for name, value in zip(self.names, self.values)
+        ]
+
+    def run(self, inputs) -> np.ndarray:
+        import equinox as eqx
+        import jax
+
+        model = eqx.combine(jax.tree_util.tree_unflatten(self.treedef, self.values), self.static)
+        return np.asarray(self.forward(model, inputs), dtype=np.float32)
+
+
+def _equinox_llama() -> EquinoxSide:
+    """Llama in Equinox: `eqx.nn.Linear` weights (out, in) as torch's, per-sequence functions vmapped over
+    the batch; halves rotation, rms eps 1e-5, grouped-query attention, untied `lm_head`."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    width, heads, kv_heads, hidden = _LLAMA["width"], _LLAMA["heads"], _LLAMA["kv_heads"], _LLAMA["hidden"]
+    head_dim = width // heads
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 64))
+
+    def linear(inputs, outputs):
+        return eqx.nn.Linear(inputs, outputs, use_bias=False, key=next(keys))
+
+    class RMSNorm(eqx.Module):
+        weight: jax.Array
+
+        def __call__(self, x):
+            return x * jax.lax.rsqrt(jnp.mean(x * x, -1, keepdims=True) + _LLAMA["eps"]) * self.weight
+
+    def rotate(x, cos, sin):
+        first, second = jnp.split(x, 2, axis=-1)
+        return x * cos + jnp.concatenate([-second, first], axis=-1) * sin
+
+    class Attention(eqx.Module):
+        query: eqx.nn.Linear
+        key: eqx.nn.Linear
+        value: eqx.nn.Linear
+        output: eqx.nn.Linear
+
+        def __call__(self, x, cos, sin):
+            length = x.shape[0]
+            q = jax.vmap(self.query)(x).reshape(length, heads, head_dim)
+            k = jax.vmap(self.key)(x).reshape(length, kv_heads, head_dim)
+            v = jax.vmap(self.value)(x).reshape(length, kv_heads, head_dim)
+            q, k = rotate(q, cos[:, None], sin[:, None]), rotate(k, cos[:, None], sin[:, None])
+            k, v = (jnp.repeat(t, heads // kv_heads, axis=1) for t in (k, v))
+            logits = jnp.einsum("qhd,khd->hqk", q, k) / math.sqrt(head_dim)
+            logits = jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, -jnp.inf)
+            y = jnp.einsum("hqk,khd->qhd", jax.nn.softmax(logits, -1), v).reshape(length, width)
+            return jax.vmap(self.output)(y)
+
+    class MLP(eqx.Module):
+        gate: eqx.nn.Linear
+        up: eqx.nn.Linear
+        down: eqx.nn.Linear
+
+        def __call__(self, x):
+            return jax.vmap(self.down)(jax.nn.silu(jax.vmap(self.gate)(x)) * jax.vmap(self.up)(x))
+
+    class Layer(eqx.Module):
+        attention_norm: RMSNorm
+        attention: Attention
+        mlp_norm: RMSNorm
+        mlp: MLP
+
+        def __call__(self, x, cos, sin):
+            x = x + self.attention(self.attention_norm(x), cos, sin)
+            return x + self.mlp(self.mlp_norm(x))
+
+    class Llama(eqx.Module):
+        embedding: eqx.nn.Embedding
+        layers: list
+        norm: RMSNorm
+        lm_head: eqx.nn.Linear
+
+        def __call__(self, tokens):
+            frequencies = 1.0 / _LLAMA["theta"] ** (jnp.arange(0, head_dim, 2) / head_dim)
+            angles = jnp.arange(tokens.shape[0])[:, None] * frequencies
+            angles = jnp.concatenate([angles, angles], axis=-1)
+            x = jax.vmap(self.embedding)(tokens)
+            for layer in self.layers:
+                x = layer(x, jnp.cos(angles), jnp.sin(angles))
+            return jax.vmap(self.lm_head)(self.norm(x))
+
+    ones = jnp.ones((width,))
+    model = Llama(
+        embedding=eqx.nn.Embedding(_LLAMA["vocabulary"], width, key=next(keys)),
+        layers=[
+            Layer(
+                attention_norm=RMSNorm(ones),
+                attention=Attention(
+                    linear(width, width), linear(width, kv_heads * head_dim), linear(width, kv_heads * head_dim), linear(width, width)
+                ),
+                mlp_norm=RMSNorm(ones),
+                mlp=MLP(linear(width, hidden), linear(width, hidden), linear(hidden, width)),
+            )
+            for _ in range(_LLAMA["depth"])
+        ],
+        norm=RMSNorm(ones),
+        lm_head=linear(width, _LLAMA["vocabulary"]),
+    )
+    apply = eqx.filter_jit(lambda model, tokens: jax.vmap(model)(tokens))
+    return EquinoxSide(model, lambda model, tokens: apply(model, jnp.asarray(tokens, jnp.int32)))
+
+
+# Equinox <- transformers' Llama: both keep (out, in) weights.
+_LLAMA_TO_EQUINOX = _renamed(
+    [
+        ("embedding", "model.embed_tokens"),
+        *(
+            (f"layers.{{i}}.{mine}", f"model.layers.{{i}}.{theirs}")
+            for mine, theirs in (
+                ("attention_norm", "input_layernorm"),
+                ("attention.query", "self_attn.q_proj"),
+                ("attention.key", "self_attn.k_proj"),
+                ("attention.value", "self_attn.v_proj"),
+                ("attention.output", "self_attn.o_proj"),
+                ("mlp_norm", "post_attention_layernorm"),
+                ("mlp.gate", "mlp.gate_proj"),
+                ("mlp.up", "mlp.up_proj"),
+                ("mlp.down", "mlp.down_proj"),
+            )
+        ),
+        ("norm", "model.norm"),
+        ("lm_head", "lm_head"),
+    ],
+    leaves=("weight",),
+)
+
+_BERT = dict(vocabulary=_VOCABULARY, context=_CONTEXT, segments=2, width=64, depth=2, heads=4, intermediate=128, eps=1e-12)
+
+
+def _transformers_bert() -> TorchSide:
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=_BERT["vocabulary"],
+        hidden_size=_BERT["width"],
+        num_hidden_layers=_BERT["depth"],
+        num_attention_heads=_BERT["heads"],
+        intermediate_size=_BERT["intermediate"],
+        max_position_embeddings=_BERT["context"],
+        type_vocab_size=_BERT["segments"],
+        layer_norm_eps=_BERT["eps"],
+        hidden_act="gelu",
+        # The random weights keep their init's scale; at std 0.02 bidirectional attention is nearly
+        # uniform and a swapped query and key move the output by less than the tolerance.
+        initializer_range=0.1,
+    )
+    return TorchSide(transformers.BertModel(config, add_pooling_layer=False), _hf_bert)
+
+
+def _nnx_bert() -> JaxSide:
+    """BERT in Flax NNX: `nnx.Linear` (in, out) kernels, post-norm layers, exact GELU, LayerNorm eps 1e-12;
+    the tree is the model's pure dict of parameters (list indices are int keys)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    width, heads, eps = _BERT["width"], _BERT["heads"], _BERT["eps"]
+    rngs = nnx.Rngs(0)
+
+    class SelfAttention(nnx.Module):
+        def __init__(self):
+            self.query = nnx.Linear(width, width, rngs=rngs)
+            self.key = nnx.Linear(width, width, rngs=rngs)
+            self.value = nnx.Linear(width, width, rngs=rngs)
+            self.output = nnx.Linear(width, width, rngs=rngs)
+
+        def __call__(self, x):
+            batch, length, _ = x.shape
+            q, k, v = (f(x).reshape(batch, length, heads, -1) for f in (self.query, self.key, self.value))
+            attention = jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(width // heads), -1)
+            return self.output(jnp.einsum("bhqk,bkhd->bqhd", attention, v).reshape(batch, length, width))
+
+    class Layer(nnx.Module):
+        def __init__(self):
+            self.attention = SelfAttention()
+            self.attention_norm = nnx.LayerNorm(width, epsilon=eps, rngs=rngs)
+            self.intermediate = nnx.Linear(width, _BERT["intermediate"], rngs=rngs)
+            self.output = nnx.Linear(_BERT["intermediate"], width, rngs=rngs)
+            self.output_norm = nnx.LayerNorm(width, epsilon=eps, rngs=rngs)
+
+        def __call__(self, x):
+            x = self.attention_norm(x + self.attention(x))
+            return self.output_norm(x + self.output(jax.nn.gelu(self.intermediate(x), approximate=False)))
+
+    class Bert(nnx.Module):
+        def __init__(self):
+            self.token_embedding = nnx.Embed(_BERT["vocabulary"], width, rngs=rngs)
+            self.position_embedding = nnx.Embed(_BERT["context"], width, rngs=rngs)
+            self.segment_embedding = nnx.Embed(_BERT["segments"], width, rngs=rngs)
+            self.embedding_norm = nnx.LayerNorm(width, epsilon=eps, rngs=rngs)
+            self.layers = nnx.List([Layer() for _ in range(_BERT["depth"])])
+
+        def __call__(self, tokens, segments):
+            positions = jnp.arange(tokens.shape[1])[None]
+            x = self.token_embedding(tokens) + self.position_embedding(positions) + self.segment_embedding(segments)
+            x = self.embedding_norm(x)
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    graph, state = nnx.split(Bert(), nnx.Param)
+
+    @jax.jit
+    def apply(params, tokens, segments):
+        filled = jax.tree.map(lambda leaf: leaf, state)
+        nnx.replace_by_pure_dict(filled, params)
+        return nnx.merge(graph, filled)(tokens, segments)
+
+    def run(params, tokens):
+        tokens = np.asarray(tokens, dtype=np.int32)
+        return apply(params, tokens, _segments(tokens))
+
+    return JaxSide(state.to_pure_dict(), run)
+
+
+# Flax NNX <- transformers' BERT.
+_BERT_TO_NNX = [
+    ("token_embedding/embedding", "embeddings.word_embeddings.weight", _same),
+    ("position_embedding/embedding", "embeddings.position_embeddings.weight", _same),
+    ("segment_embedding/embedding", "embeddings.token_type_embeddings.weight", _same),
+    *_norm("embedding_norm", "embeddings.LayerNorm"),
+    *(
+        rule
+        for mine, theirs in (
+            ("attention/query", "attention.self.query"),
+            ("attention/key", "attention.self.key"),
+            ("attention/value", "attention.self.value"),
+            ("attention/output", "attention.output.dense"),
+            ("intermediate", "intermediate.dense"),
+            ("output", "output.dense"),
+        )
+        for rule in _dense(f"layers/{{i}}/{mine}", f"encoder.layer.{{i}}.{theirs}")
+    ),
+    *_norm("layers/{i}/attention_norm", "encoder.layer.{i}.attention.output.LayerNorm"),
+    *_norm("layers/{i}/output_norm", "encoder.layer.{i}.output.LayerNorm"),
+]
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _CONVNEXT = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), classes=10)
@@ -1126,6 +1425,11 @@ def pairs() -> list[ZooPair]:
         _pair("llama: meta original -> transformers", "Llama", "original", "transformers", _meta_llama, _transformers_llama, text,
               _META_TO_LLAMA, "4 query and 2 key/value heads, rms eps 1e-5, rope theta 1e4, untied output; both rotate halves "
               "of each head (see _meta_llama); w1, w2, w3 are gate, down and up projections."),
+        _pair("llama: transformers -> equinox", "Llama", "transformers", "equinox", _transformers_llama, _equinox_llama, text,
+              _LLAMA_TO_EQUINOX, "Configs as llama: meta original -> transformers; Equinox's Linear keeps (out, in) weights."),
+        _pair("bert: transformers -> flax nnx", "BERT", "transformers", "flax-nnx", _transformers_bert, _nnx_bert, text,
+              _BERT_TO_NNX, "Exact GELU and LayerNorm eps 1e-12 on both sides, post-norm, two segments, no pooler; "
+              "the NNX tree's list indices are int keys."),
         _pair("llama: transformers -> meta original", "Llama", "transformers", "original", _transformers_llama, _meta_llama, text,
               _reversed(_META_TO_LLAMA, {}), "The inverse of llama: meta original -> transformers."),
     ]
