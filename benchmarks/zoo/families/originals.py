@@ -24,6 +24,7 @@ from benchmarks.zoo.pairs import (
     _hf_logits,
     _image,
     _logits,
+    _original_mixtral,
     _segments,
     _timm,
     _tokens,
@@ -1040,6 +1041,87 @@ _META_TO_LLAMA = _renamed(
 )
 
 
+# ---------------------------------------------------------------------------- Mistral's MoE (Mixtral)
+
+# Top-1 routing over three experts: another MoE than the zoo's top-2 of four, from the same release code.
+_MOE = dict(width=64, depth=2, heads=4, kv_heads=2, hidden=96, experts=3, experts_per_token=1, eps=1e-5)
+
+
+def _transformers_mixtral() -> TorchSide:
+    import transformers
+
+    config = transformers.MixtralConfig(
+        vocab_size=_VOCABULARY,
+        hidden_size=_MOE["width"],
+        num_hidden_layers=_MOE["depth"],
+        num_attention_heads=_MOE["heads"],
+        num_key_value_heads=_MOE["kv_heads"],
+        intermediate_size=_MOE["hidden"],
+        num_local_experts=_MOE["experts"],
+        num_experts_per_tok=_MOE["experts_per_token"],
+        rms_norm_eps=_MOE["eps"],
+        rope_theta=1e6,
+        max_position_embeddings=_CONTEXT,
+        tie_word_embeddings=False,
+    )
+    return TorchSide(transformers.MixtralForCausalLM(config), _hf_logits)
+
+
+def _expert_piece(expert: int, rows: slice) -> Callable:
+    def piece(stacked):
+        return stacked[expert, rows]
+
+    return piece
+
+
+def _stack_experts(*weights):
+    return np.stack(weights)
+
+
+def _stack_gate_up(*weights):
+    experts = len(weights) // 2
+    return np.stack([np.concatenate([weights[e], weights[experts + e]]) for e in range(experts)])
+
+
+_MOE_EXPERT = "layers.{i}.feed_forward.experts"
+_MOE_ATTENTION_AND_NORMS = [
+    ("model.embed_tokens", "tok_embeddings"),
+    ("model.layers.{i}.self_attn.q_proj", "layers.{i}.attention.wq"),
+    ("model.layers.{i}.self_attn.k_proj", "layers.{i}.attention.wk"),
+    ("model.layers.{i}.self_attn.v_proj", "layers.{i}.attention.wv"),
+    ("model.layers.{i}.self_attn.o_proj", "layers.{i}.attention.wo"),
+    ("model.layers.{i}.mlp.gate", "layers.{i}.feed_forward.gate"),
+    ("model.layers.{i}.input_layernorm", "layers.{i}.attention_norm"),
+    ("model.layers.{i}.post_attention_layernorm", "layers.{i}.ffn_norm"),
+    ("model.norm", "norm"),
+    ("lm_head", "output"),
+]
+# transformers' Mixtral <- the release: w1 and w3 of each expert concatenate into gate_up_proj (E, 2I, H),
+# the experts' w2 stack into down_proj (E, H, I).
+_MOE_TO_TRANSFORMERS = _renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",)) + [
+    (
+        "model.layers.{i}.mlp.experts.gate_up_proj",
+        tuple(f"{_MOE_EXPERT}.{e}.{w}.weight" for w in ("w1", "w3") for e in range(_MOE["experts"])),
+        _stack_gate_up,
+    ),
+    (
+        "model.layers.{i}.mlp.experts.down_proj",
+        tuple(f"{_MOE_EXPERT}.{e}.w2.weight" for e in range(_MOE["experts"])),
+        _stack_experts,
+    ),
+]
+# The release <- transformers: each expert's pieces cut out of the stacked tensors.
+_TRANSFORMERS_TO_MOE = _reversed(_renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",)), {}) + [
+    rule
+    for e in range(_MOE["experts"])
+    for rule in (
+        (f"{_MOE_EXPERT}.{e}.w1.weight", "model.layers.{i}.mlp.experts.gate_up_proj", _expert_piece(e, slice(0, _MOE["hidden"]))),
+        (f"{_MOE_EXPERT}.{e}.w3.weight", "model.layers.{i}.mlp.experts.gate_up_proj", _expert_piece(e, slice(_MOE["hidden"], None))),
+        (f"{_MOE_EXPERT}.{e}.w2.weight", "model.layers.{i}.mlp.experts.down_proj", _expert_piece(e, slice(None))),
+    )
+]
+
+
 # ---------------------------------------------------------------------------- Equinox and Flax NNX targets
 
 
@@ -1366,6 +1448,12 @@ def _pair(name, family, source, target, build_source, build_target, make_input, 
 def pairs() -> list[ZooPair]:
     convnext_back = _reversed(_CONVNEXT_RULES, {_grn_from_original: _grn_to_original})
     text = _tokens(_VOCABULARY, _TEXT_LENGTH)
+    original_moe = _original_mixtral(vocabulary=_VOCABULARY, rope_theta=1e6, **_MOE)
+    moe_notes = (
+        "Three experts, one per token (top-1), 4 query and 2 key/value heads, rope theta 1e6, rms eps 1e-5, "
+        "untied output; both rotate halves of each head (see pairs._original_mixtral). Per-expert w1, w3 "
+        "concatenate and stack into experts.gate_up_proj (E, 2I, H), w2 into experts.down_proj."
+    )
     found = []
     for version, timm_name, extra in ((1, "convnext_tiny", "V1: layer scale gamma (C,) on both sides."), (2, "convnextv2_tiny", "V2: GRN gamma/beta are (1, 1, 1, C) in the release and (C,) in timm.")):
         label = "convnext" if version == 1 else "convnextv2"
@@ -1425,6 +1513,10 @@ def pairs() -> list[ZooPair]:
         _pair("llama: meta original -> transformers", "Llama", "original", "transformers", _meta_llama, _transformers_llama, text,
               _META_TO_LLAMA, "4 query and 2 key/value heads, rms eps 1e-5, rope theta 1e4, untied output; both rotate halves "
               "of each head (see _meta_llama); w1, w2, w3 are gate, down and up projections."),
+        _pair("mixtral-top1: mistral original -> transformers", "Mixtral", "original", "transformers", original_moe,
+              _transformers_mixtral, text, _MOE_TO_TRANSFORMERS, moe_notes),
+        _pair("mixtral-top1: transformers -> mistral original", "Mixtral", "transformers", "original", _transformers_mixtral,
+              original_moe, text, _TRANSFORMERS_TO_MOE, moe_notes + " The stacked experts split into one module each."),
         _pair("llama: transformers -> equinox", "Llama", "transformers", "equinox", _transformers_llama, _equinox_llama, text,
               _LLAMA_TO_EQUINOX, "Configs as llama: meta original -> transformers; Equinox's Linear keeps (out, in) weights."),
         _pair("bert: transformers -> flax nnx", "BERT", "transformers", "flax-nnx", _transformers_bert, _nnx_bert, text,
