@@ -1098,7 +1098,8 @@ _MOE_ATTENTION_AND_NORMS = [
 ]
 # transformers' Mixtral <- the release: w1 and w3 of each expert concatenate into gate_up_proj (E, 2I, H),
 # the experts' w2 stack into down_proj (E, H, I).
-_MOE_TO_TRANSFORMERS = _renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",)) + [
+_MOE_RENAMES = _renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",))
+_MOE_TO_TRANSFORMERS = _MOE_RENAMES + [
     (
         "model.layers.{i}.mlp.experts.gate_up_proj",
         tuple(f"{_MOE_EXPERT}.{e}.{w}.weight" for w in ("w1", "w3") for e in range(_MOE["experts"])),
@@ -1111,7 +1112,7 @@ _MOE_TO_TRANSFORMERS = _renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",)) + 
     ),
 ]
 # The release <- transformers: each expert's pieces cut out of the stacked tensors.
-_TRANSFORMERS_TO_MOE = _reversed(_renamed(_MOE_ATTENTION_AND_NORMS, leaves=("weight",)), {}) + [
+_TRANSFORMERS_TO_MOE = _reversed(_MOE_RENAMES, {}) + [
     rule
     for e in range(_MOE["experts"])
     for rule in (
@@ -1427,7 +1428,19 @@ _CONVNEXT_NOTES = (
     "(the release's and timm's defaults). "
 )
 
-UNPAIRED: list[tuple[str, str]] = []
+UNPAIRED = [
+    (
+        "Llama and Mixtral with the releases' interleaved rotary embedding",
+        "Meta's and Mistral's code rotate interleaved pairs of each head, transformers rotates halves; "
+        "transformers' own conversion permutes the rows of wq and wk within each head, a permutation no "
+        "name, shape or layout shows. The pairs here rotate halves on both sides (see _meta_llama).",
+    ),
+    (
+        "Flax and Haiku targets with in_format/out_format",
+        "a ZooPair carries no adapt arguments and verify calls adapt(their, my, hints=...), so every JAX "
+        "pair here runs with layouts inferred from the shapes; the formats are not exercised.",
+    ),
+]
 
 
 def _pair(name, family, source, target, build_source, build_target, make_input, rules, notes, fast=False) -> ZooPair:
