@@ -1435,11 +1435,6 @@ UNPAIRED = [
         "transformers' own conversion permutes the rows of wq and wk within each head, a permutation no "
         "name, shape or layout shows. The pairs here rotate halves on both sides (see _meta_llama).",
     ),
-    (
-        "Flax and Haiku targets with in_format/out_format",
-        "a ZooPair carries no adapt arguments and verify calls adapt(their, my, hints=...), so every JAX "
-        "pair here runs with layouts inferred from the shapes; the formats are not exercised.",
-    ),
 ]
 
 
