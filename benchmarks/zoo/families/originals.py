@@ -1262,21 +1262,24 @@ def _equinox_llama() -> EquinoxSide:
                 x = layer(x, jnp.cos(angles), jnp.sin(angles))
             return jax.vmap(self.lm_head)(self.norm(x))
 
-    ones = jnp.ones((width,))
+    def ones():
+        # One array per norm: a shared array would be one tensor under several names (tied weights).
+        return jnp.ones((width,))
+
     model = Llama(
         embedding=eqx.nn.Embedding(_LLAMA["vocabulary"], width, key=next(keys)),
         layers=[
             Layer(
-                attention_norm=RMSNorm(ones),
+                attention_norm=RMSNorm(ones()),
                 attention=Attention(
                     linear(width, width), linear(width, kv_heads * head_dim), linear(width, kv_heads * head_dim), linear(width, width)
                 ),
-                mlp_norm=RMSNorm(ones),
+                mlp_norm=RMSNorm(ones()),
                 mlp=MLP(linear(width, hidden), linear(width, hidden), linear(hidden, width)),
             )
             for _ in range(_LLAMA["depth"])
         ],
-        norm=RMSNorm(ones),
+        norm=RMSNorm(ones()),
         lm_head=linear(width, _LLAMA["vocabulary"]),
     )
     apply = eqx.filter_jit(lambda model, tokens: jax.vmap(model)(tokens))
