@@ -63,35 +63,46 @@ ORDERS = {"definition": weightbridge.adapt, "sorted": _adapt_sorted}
 
 # Chosen for coverage: keras-hub, Flax linen and NNX, Haiku, Equinox, original release code, tied
 # heads, encoder-decoders. Pairs weightbridge does not map today are strict xfails with the failure.
+AMBIGUOUS = "AmbiguityError: the mapping is not unique: {} of weights can be paired in more than one way"
+TIED_INTO_UNTIED = (
+    "UnmatchedError: 1 of 29 weights of `my` have no partner in `their`: "
+    "the tied wte/lm_head tensor feeds only one of the two untied targets"
+)
+PROJECTION_LAYOUT = "wrong: blocks.0 and blocks.1 attn.proj.weight take out/kernel (heads, head dim, D) in a wrong axis order"
+
 COVERAGE = [
     ("gpt2-lm: transformers -> keras-hub", "definition", None),
     ("gpt2-lm: transformers -> keras-hub", "sorted", None),
-    ("distilbert: transformers -> keras-hub", "definition", "wrong: ffn.lin2.bias and output_layer_norm.bias swapped in both layers"),
-    ("distilbert: transformers -> keras-hub", "sorted", "AmbiguityError: 2 groups tie"),
-    ("convnext: facebook original -> timm", "definition", None),
-    ("convnext: facebook original -> timm", "sorted", None),
+    (
+        "distilbert: transformers -> keras-hub",
+        "definition",
+        "wrong: in both layers ffn.lin2.bias and output_layer_norm.bias change places",
+    ),
+    ("distilbert: transformers -> keras-hub", "sorted", AMBIGUOUS.format("2 groups")),
+    ("convnext: facebook original -> timm", "definition", AMBIGUOUS.format("1 group")),
+    ("convnext: facebook original -> timm", "sorted", AMBIGUOUS.format("1 group")),
     ("convnextv2: facebook original -> timm", "definition", None),
     ("convnextv2: facebook original -> timm", "sorted", None),
     ("vit: torchvision -> flax (fused qkv)", "definition", None),
     ("vit: torchvision -> flax (fused qkv)", "sorted", None),
-    ("vit: google flax -> timm", "definition", None),
-    ("vit: google flax -> timm", "sorted", None),
-    ("gpt2: transformers tied -> haiku untied", "definition", None),
-    ("gpt2: transformers tied -> haiku untied", "sorted", None),
-    ("nanogpt: transformers tied -> nanogpt untied", "definition", None),
-    ("nanogpt: transformers tied -> nanogpt untied", "sorted", None),
+    ("vit: google flax -> timm", "definition", PROJECTION_LAYOUT),
+    ("vit: google flax -> timm", "sorted", PROJECTION_LAYOUT),
+    ("gpt2: transformers tied -> haiku untied", "definition", TIED_INTO_UNTIED),
+    ("gpt2: transformers tied -> haiku untied", "sorted", TIED_INTO_UNTIED),
+    ("nanogpt: transformers tied -> nanogpt untied", "definition", TIED_INTO_UNTIED),
+    ("nanogpt: transformers tied -> nanogpt untied", "sorted", TIED_INTO_UNTIED),
     ("mamba: transformers -> flax", "definition", None),
     ("mamba: transformers -> flax", "sorted", None),
-    ("whisper: transformers -> openai", "definition", None),
-    ("whisper: transformers -> openai", "sorted", None),
-    ("whisper: openai -> transformers", "definition", None),
-    ("whisper: openai -> transformers", "sorted", None),
+    ("whisper: transformers -> openai", "definition", AMBIGUOUS.format("26 groups")),
+    ("whisper: transformers -> openai", "sorted", AMBIGUOUS.format("26 groups")),
+    ("whisper: openai -> transformers", "definition", AMBIGUOUS.format("26 groups")),
+    ("whisper: openai -> transformers", "sorted", AMBIGUOUS.format("26 groups")),
     ("llama: meta original -> transformers", "definition", None),
-    ("llama: meta original -> transformers", "sorted", None),
+    ("llama: meta original -> transformers", "sorted", AMBIGUOUS.format("2 groups")),
     ("llama: transformers -> equinox", "definition", None),
     ("llama: transformers -> equinox", "sorted", None),
-    ("bert: transformers -> flax nnx", "definition", None),
-    ("bert: transformers -> flax nnx", "sorted", None),
+    ("bert: transformers -> flax nnx", "definition", AMBIGUOUS.format("1 group")),
+    ("bert: transformers -> flax nnx", "sorted", AMBIGUOUS.format("1 group")),
 ]
 
 
