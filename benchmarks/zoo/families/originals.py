@@ -1396,7 +1396,7 @@ def _nnx_bert() -> JaxSide:
         tokens = np.asarray(tokens, dtype=np.int32)
         return apply(params, tokens, _segments(tokens))
 
-    return JaxSide(state.to_pure_dict(), run)
+    return JaxSide(nnx.to_pure_dict(state), run)
 
 
 # Flax NNX <- transformers' BERT.
