@@ -305,15 +305,7 @@ def check_output(out, dtypes: Iterable = ()) -> str:
                          "or a folder")
     if kind != "folder" and out.is_dir():
         raise ValueError(f"{out}: is a folder; name a file or a new path")
-    parent = out if kind == "folder" and out.is_dir() else out.parent
-    if not parent.is_dir():
-        raise ValueError(f"{parent}: output folder does not exist")
-    try:
-        # Permissions alone do not tell (root, read-only mounts): try to create a file there.
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as error:
-        raise ValueError(f"{parent}: cannot write in this folder ({error.strerror})") from None
+    check_writable_folder(out if kind == "folder" and out.is_dir() else out.parent)
     storable = {"safetensors": set(safetensors_dtypes().values()), "folder": set(safetensors_dtypes().values()),
                 # numpy's .npy header has no name for the ml_dtypes types: they read back as raw bytes.
                 "npz": {dtype for dtype in safetensors_dtypes().values() if dtype.type.__module__ == "numpy"}}
@@ -324,6 +316,18 @@ def check_output(out, dtypes: Iterable = ()) -> str:
                 raise ValueError(f"{out}: a {kind if kind != 'folder' else 'safetensors'} file cannot "
                                  f"store dtype {dtype.name}; choose another output format")
     return kind
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Raises ValueError unless a file can be created in `folder`."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: output folder does not exist")
+    try:
+        # Permissions alone do not tell (root, read-only mounts): try to create a file there.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{folder}: cannot write in this folder ({error.strerror})") from None
 
 
 def write_tensors(tensors: Iterable[tuple[str, object]], like: Mapping[str, object], out,
@@ -467,7 +471,6 @@ def convert(their, like=None, out=None, hints: Iterable[tuple[str, str]] = (), *
         >>> convert("llama-hf/", like="my_llama.json", out="converted/")
     """
     from ._mapping import Mapping as WeightMapping
-    from ._match import match
     from ._progress import stage
 
     if out is None:
@@ -475,33 +478,63 @@ def convert(their, like=None, out=None, hints: Iterable[tuple[str, str]] = (), *
     if like is None and mapping is None:
         raise ValueError("convert needs the target (like=) or a saved mapping (mapping=)")
     output_kind(out)
-    with stage(f"reading {their}"):
-        their_tensors = select_key(load_lazy(their), key)
-    if key is None:
-        check_not_training_checkpoint(their_tensors)
     if mapping is not None:
         if not isinstance(mapping, WeightMapping):
             mapping = load_mapping(mapping)
         my_tensors = {name: TensorSignature(shape, dtype_from_name(dtype))
                       for name, shape, dtype in mapping.my_signature}
         check_output(out, [leaf.dtype for leaf in my_tensors.values()])
+        with stage(f"reading {their}"):
+            their_tensors = _read_their(their, key)
         _check_mapping_fits(mapping, their_tensors)
     else:
-        with stage(f"reading {like}"):
-            my_tensors = load_lazy(like)
-        check_output(out, [leaf.dtype for leaf in my_tensors.values()])
-        with stage("matching"):
-            # Both sides are flat: a name is its key whichever separator it uses.
-            mapping = match(their_tensors, my_tensors, hints=list(hints), in_format=in_format,
-                            out_format=out_format, in_separator=_separator(their_tensors),
-                            out_separator=_separator(my_tensors),
-                            ignore_unmatched_inputs=ignore_unmatched_inputs,
-                            ignore_unmatched_outputs=ignore_unmatched_outputs)
+        def check(their_tensors, my_tensors):
+            check_output(out, [leaf.dtype for leaf in my_tensors.values()])
+
+        their_tensors, my_tensors, mapping = match_files(
+            their, like, hints=hints, key=key, in_format=in_format, out_format=out_format,
+            ignore_unmatched_inputs=ignore_unmatched_inputs,
+            ignore_unmatched_outputs=ignore_unmatched_outputs, on_read=check)
     produced = {pair.my for pair in mapping.pairs}
     like_written = {name: leaf for name, leaf in my_tensors.items() if name in produced}
-    return write_tensors(mapping.iter_apply(their_tensors, cast=cast), like_written, out,
-                         max_shard_size=max_shard_size, progress=progress,
-                         separator=_separator(my_tensors))
+    with stage(f"writing {out}"):
+        return write_tensors(mapping.iter_apply(their_tensors, cast=cast), like_written, out,
+                             max_shard_size=max_shard_size, progress=progress,
+                             separator=_separator(my_tensors))
+
+
+def match_files(their, like, hints: Iterable[tuple[str, str]] = (), *, key: str | None = None,
+                in_format=None, out_format=None, ignore_unmatched_inputs: bool = False,
+                ignore_unmatched_outputs: bool = False, on_read=None):
+    """Match two checkpoint files (or a checkpoint and a signature): `(their, my, mapping)`.
+
+    Arguments are as for `convert`; `on_read(their_tensors, my_tensors)` is called once both
+    signatures are read, before matching (to check outputs, or to keep the names for a report).
+    """
+    from ._match import match
+    from ._progress import stage
+
+    with stage(f"reading {their}"):
+        their_tensors = _read_their(their, key)
+    with stage(f"reading {like}"):
+        my_tensors = load_lazy(like)
+    if on_read is not None:
+        on_read(their_tensors, my_tensors)
+    with stage("matching"):
+        # Both sides are flat: a name is its key whichever separator it uses.
+        mapping = match(their_tensors, my_tensors, hints=list(hints), in_format=in_format,
+                        out_format=out_format, in_separator=_separator(their_tensors),
+                        out_separator=_separator(my_tensors),
+                        ignore_unmatched_inputs=ignore_unmatched_inputs,
+                        ignore_unmatched_outputs=ignore_unmatched_outputs)
+    return their_tensors, my_tensors, mapping
+
+
+def _read_their(their, key: str | None) -> dict:
+    tensors = select_key(load_lazy(their), key)
+    if key is None:
+        check_not_training_checkpoint(tensors)
+    return tensors
 
 
 def load_mapping(path):

@@ -124,7 +124,8 @@ def as_like(x, like, dtype_name, cast="safe", name=None):
     With ``cast="safe"`` a cast that changes a value beyond rounding is a DtypeError naming `name`."""
     if cast not in CASTS:
         raise ValueError(f"cast={cast!r} is not one of {CASTS}")
-    result = _as_like(x, like, dtype_name)
+    with np.errstate(over="ignore", invalid="ignore"):  # what overflows is reported below, or allowed
+        result = _as_like(x, like, dtype_name)
     if cast == "safe" and str(x.dtype).replace("torch.", "") != dtype_name:
         _check_lossless(x, result, name)
     return result
@@ -151,7 +152,7 @@ def _check_lossless(source, result, name):
 
         raise DtypeError(
             f"my {name!r}: casting {before.dtype.name} to {after.dtype.name} changes its values "
-            f"({int(lost.sum())} of {lost.size}; at {list(index)}: {before[index]!r} becomes {after[index]!r}); "
+            f"({int(lost.sum())} of {lost.size}; at {list(index)}: {before[index].item():.6g} becomes {after[index].item():.6g}); "
             'pass cast="unsafe" to allow this'
         )
 

@@ -81,10 +81,12 @@ class Mapping:
     def __iter__(self):
         return iter(self.pairs)
 
-    def table(self):
-        """The mapping as aligned text: my name, their name, transform, margin."""
+    def table(self, smallest_first=False):
+        """The mapping as aligned text: my name, their name, transform, margin; in the order of `my`,
+        or with the smallest margins (the closest decisions) first."""
         rows = [("my", "their", "transform", "margin")]
-        for pair in self.pairs:
+        pairs = sorted(self.pairs, key=lambda p: p.margin) if smallest_first else self.pairs
+        for pair in pairs:
             rows.append((pair.my, " + ".join(pair.their), pair.transform or "=", _format_margin(pair.margin)))
         for name in self.unmatched_my:
             rows.append((name, "(kept: no partner)", "", ""))
@@ -384,12 +386,21 @@ def _inverse(expression, source_shapes, axes):
 
 
 def write_json_atomically(path, data):
+    write_text_atomically(path, json.dumps(data, indent=1))
+
+
+def write_text_atomically(path, text):
+    """Writes `text` to a temporary file next to `path` and renames it into place."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".weightbridge-", suffix=".json", dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=".weightbridge-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "w") as f:
-            json.dump(data, f, indent=1)
+            f.write(text)
+        # mkstemp makes the file private; the result gets the permissions of any new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
