@@ -63,6 +63,8 @@ def max_difference(converted_path, checkpoint):
     import transformers
     from safetensors.torch import load_file
 
+    from benchmarks.zoo.pairs import _hf_bert
+
     with open(os.path.join(os.path.dirname(checkpoint), "config.json")) as f:
         config = transformers.BertConfig(**json.load(f))
     reference = transformers.BertModel(config, add_pooling_layer=False)
@@ -72,8 +74,9 @@ def max_difference(converted_path, checkpoint):
     target.load(load_file(converted_path))
     tokens = np.random.default_rng(0).integers(0, MINILM["vocabulary"], size=(2, 16))
     with torch.no_grad():
-        expected = reference(input_ids=torch.from_numpy(tokens)).last_hidden_state.numpy()
-    actual = np.asarray(target.run(tokens))
+        # Both with the zoo's token types (two segments), as the zoo's BERT pairs compare them.
+        expected = _hf_bert(reference, tokens).numpy()
+        actual = np.asarray(target.run(tokens))
     return float(np.abs(actual - expected).max())
 
 

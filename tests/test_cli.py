@@ -409,3 +409,15 @@ def test_truncated_safetensors_fails_in_signature(tmp_path, capsys):
 def test_progress_is_quiet_when_stderr_is_not_a_terminal(tmp_path, model_pair, capsys):
     assert run(convert_args(tmp_path, tmp_path / "out.safetensors")) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_library_messages_are_translated_into_the_command_line_options():
+    from weightbridge._cli import in_cli_words
+
+    assert in_cli_words("hint ('norm1', 'attention.output') is never needed: the mapping is the same") == (
+        "--hint norm1 attention.output is never needed: the mapping is the same")
+    assert in_cli_words('  hints=[("a b", "c"), ("d", "e")]') == "  --hint 'a b' c --hint d e"
+    assert in_cli_words("axis order unknown; pass in_format='pytorch' or out_format='flax'") == (
+        "axis order unknown; pass --their-format 'pytorch' or --my-format 'flax'")
+    assert in_cli_words("1 of 3 weights of `my` have no partner (pass ignore_unmatched_outputs=True to allow this)") == (
+        "1 of 3 weights of MY have no partner (pass --ignore-unmatched-outputs to allow this)")
