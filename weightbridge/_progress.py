@@ -70,20 +70,9 @@ class TerminalReporter:
         self.stream.flush()
 
     @contextlib.contextmanager
-    def bar(self, description: str, total: int | None, unit: str = "it"):
+    def bar(self, description: str, total: int | None):
         from tqdm import tqdm
 
-        options = dict(unit_scale=True, unit_divisor=1024) if unit == "B" else {}
-        with tqdm(total=total, desc=description, unit=unit, file=self.stream, dynamic_ncols=True,
-                  **options) as progress:
+        with tqdm(total=total, desc=description, file=self.stream, dynamic_ncols=True) as progress:
             yield progress.update
 
-
-def bytes_bar(description: str, total: int):
-    """A context giving `advance(nbytes)` for a bar counted in bytes; a no-op without a reporter."""
-    reporter = _reporter.get()
-    if reporter is None or not hasattr(reporter, "bar"):
-        return contextlib.nullcontext(lambda n: None)
-    if isinstance(reporter, TerminalReporter):
-        return reporter.bar(description, total, unit="B")
-    return reporter.bar(description, total)
