@@ -5,8 +5,11 @@ from weightbridge import Mapping, Pair
 
 
 def test_transformers_vit_into_timm_compresses_to_one_rule_per_weight_kind():
+    import torch
+
     from benchmarks.zoo.pairs import PAIRS
 
+    torch.set_num_threads(1)  # as the zoo tests do: torch's thread pool next to jax's can crash the process
     pair = PAIRS["vit: transformers -> timm"]
     mapping = weightbridge.match(pair.build_source().weights(), pair.build_target().weights())
 
