@@ -1,15 +1,16 @@
 """Mapping.rules(): the mapping compressed into rules over indices, on real implementations."""
 
+# transformers imports triton (through torch._dynamo); triton's LLVM crashes the process when it is
+# loaded after TensorFlow's (test_readers reads a TF checkpoint). Loaded here, at collection, it comes first.
+import torch._dynamo  # noqa: F401
+
 import weightbridge
 from weightbridge import Mapping, Pair
 
 
 def test_transformers_vit_into_timm_compresses_to_one_rule_per_weight_kind():
-    import torch
-
     from benchmarks.zoo.pairs import PAIRS
 
-    torch.set_num_threads(1)  # as the zoo tests do: torch's thread pool next to jax's can crash the process
     pair = PAIRS["vit: transformers -> timm"]
     mapping = weightbridge.match(pair.build_source().weights(), pair.build_target().weights())
 
