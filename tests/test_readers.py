@@ -64,20 +64,34 @@ def test_safetensors_round_trip_is_bit_exact(tmp_path):
     assert lazy["layers.0.mlp.weight"].dtype == np.dtype(ml_dtypes.float8_e4m3fn)
 
 
-def test_safetensors_signature_does_not_read_the_data_region(tmp_path):
+def test_safetensors_signature_does_not_read_the_data_region(tmp_path, monkeypatch):
+    import weightbridge._readers
+
     tensors = {"a": np.ones((4, 4), np.float32), "b": np.ones((1000,), ml_dtypes.bfloat16)}
     path = tmp_path / "model.safetensors"
     save_file(tensors, path)
+    read = weightbridge._readers._read_region
+
+    def refuse(*args):
+        raise AssertionError("tensor data was read")
+
+    monkeypatch.setattr(weightbridge._readers, "_read_region", refuse)
+    assert signature_rows(load_lazy(path)) == [("a", (4, 4), "float32"), ("b", (1000,), "bfloat16")]
+
+    monkeypatch.setattr(weightbridge._readers, "_read_region", read)
+    assert np.asarray(load_lazy(path)["b"]).tobytes() == tensors["b"].tobytes()
+
+
+def test_truncated_safetensors_is_refused_when_opened(tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_file({"a": np.ones((4, 4), np.float32), "b": np.ones((1000,), ml_dtypes.bfloat16)}, path)
     (header_size,) = struct.unpack("<Q", path.read_bytes()[:8])
-    # Keep the header and the first tensor only: everything after is missing.
     os.truncate(path, 8 + header_size + 4 * 4 * 4)
 
-    lazy = load_lazy(path)
-
-    assert signature_rows(lazy) == [("a", (4, 4), "float32"), ("b", (1000,), "bfloat16")]
-    assert np.asarray(lazy["a"]).tobytes() == tensors["a"].tobytes()
-    with pytest.raises(ValueError, match=r"model\.safetensors\[b\].*truncated"):
-        np.asarray(lazy["b"])
+    with pytest.raises(ValueError) as error:
+        load_lazy(path)
+    assert str(error.value) == (f"{path}: file is truncated (the header needs {8 + header_size + 64 + 2000} "
+                                f"bytes, the file has {8 + header_size + 64})")
 
 
 def test_sharded_safetensors_are_read_through_their_index(tmp_path):
@@ -278,3 +292,44 @@ def test_tensorflow_checkpoint_skips_bookkeeping(tmp_path):
         ]
     bias = np.asarray(lazy["model/dense/bias"])
     assert bias.tobytes() == np.array([1.5, -2, 3], ml_dtypes.bfloat16).tobytes()
+
+
+@pytest.mark.parametrize("shape, entry", [([8, 3.5, 3, 3], "entry 1 (3.5)"), ([8, -3, 3, 3], "entry 1 (-3)"),
+                                          ([8, "3"], 'entry 1 ("3")'), ([True, 3], "entry 0 (true)")])
+def test_signature_shape_entries_must_be_non_negative_integers(tmp_path, shape, entry):
+    path = tmp_path / "my.json"
+    path.write_text(json.dumps({"format": "weightbridge-signature", "version": 1,
+                                "tensors": [{"name": "conv.weight", "shape": shape, "dtype": "float32"}]}))
+    with pytest.raises(ValueError) as error:
+        load_lazy(path)
+    assert str(error.value) == (f"{path}: tensor 'conv.weight' has shape {json.dumps(shape)}: {entry} "
+                                "is not a non-negative integer")
+
+
+def test_empty_torch_file_says_it_is_empty(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"")
+    with pytest.raises(ValueError) as error:
+        load_lazy(tmp_path / "model.pt")
+    assert str(error.value) == f"{tmp_path / 'model.pt'}: the file is empty (0 bytes)"
+
+
+def test_signature_of_a_live_model_keeps_the_definition_order(tmp_path):
+    import jax
+    import flax.linen as nn
+    import weightbridge
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    text = weightbridge.signature(model.state_dict(), tmp_path / "my.json")
+    assert text == (
+        '{"format": "weightbridge-signature", "version": 1, "tensors": [\n'
+        '  {"name": "0.weight", "shape": [4, 3], "dtype": "float32"},\n'
+        '  {"name": "0.bias", "shape": [4], "dtype": "float32"},\n'
+        '  {"name": "1.weight", "shape": [4], "dtype": "float32"},\n'
+        '  {"name": "1.bias", "shape": [4], "dtype": "float32"}\n'
+        "]}\n")
+    assert (tmp_path / "my.json").read_text() == text
+    assert list(load_lazy(tmp_path / "my.json")) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+    params = nn.Dense(4).init(jax.random.PRNGKey(0), np.zeros((1, 3)))
+    assert [entry["name"] for entry in json.loads(weightbridge.signature(params))["tensors"]] == [
+        "params/kernel", "params/bias"]

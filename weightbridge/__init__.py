@@ -16,5 +16,6 @@ from ._mapping import Pair as Pair
 from ._match import cost_graph as cost_graph
 from ._match import match as match
 from ._readers import load_lazy as load_lazy
+from ._readers import tree_signature as signature
 
 __version__ = "0.1.0"

@@ -38,7 +38,7 @@ def _cached_mapping(path, problem, options, say):
 
 
 def adapt(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(),
-          cache=None, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False, verbose=False):
+          cache=None, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False, cast="safe", verbose=False):
     """Fills a tree shaped like `my` with the values of `their`.
 
     Args:
@@ -56,6 +56,8 @@ def adapt(their, my, *, in_format=None, out_format=None, in_separator=None, out_
             A stale or unreadable cache is ignored and rewritten.
         ignore_unmatched_inputs: allow `their` weights that nothing uses.
         ignore_unmatched_outputs: allow `my` weights without a partner; they keep their values.
+        cast: "safe" raises a DtypeError where casting to a `my` dtype changes values beyond rounding
+            (overflow to inf, a fraction into an int); "unsafe" allows it. Exact casts are silent.
         verbose: print the steps and the final table (my name, their name, transform, margin).
 
     Returns:
@@ -82,7 +84,7 @@ def adapt(their, my, *, in_format=None, out_format=None, in_separator=None, out_
         if path:
             mapping.save(path)
             say(f"weightbridge: wrote cache {path}")
-    result = mapping.apply(their, my)
+    result = mapping.apply(their, my, cast=cast)
     if verbose:
         print(mapping.table())
         print(f"weightbridge: adapt took {time.perf_counter() - start:.2f} s")

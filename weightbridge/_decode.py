@@ -115,9 +115,49 @@ def _cast(x, dtype_name):
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def as_like(x, like, dtype_name):
+CASTS = ("safe", "unsafe")
+
+
+def as_like(x, like, dtype_name, cast="safe", name=None):
     """`x` with the dtype and array type of `like` (the `my` leaf). Shape-only `my` leaves of a
-    library give that library's arrays; other shape-only leaves keep the source's library."""
+    library give that library's arrays; other shape-only leaves keep the source's library.
+    With ``cast="safe"`` a cast that changes a value beyond rounding is a DtypeError naming `name`."""
+    if cast not in CASTS:
+        raise ValueError(f"cast={cast!r} is not one of {CASTS}")
+    with np.errstate(over="ignore", invalid="ignore"):  # what overflows is reported below, or allowed
+        result = _as_like(x, like, dtype_name)
+    if cast == "safe" and str(x.dtype).replace("torch.", "") != dtype_name:
+        _check_lossless(x, result, name)
+    return result
+
+
+def _check_lossless(source, result, name):
+    """Rounding to a narrower float is accepted (every float16 or bfloat16 conversion rounds); a value
+    that overflows to inf, or a number the target kind cannot hold (1.5 or nan as an int, -1 as
+    unsigned, 3+1j as real), is not."""
+    before, after = _to_numpy(source), _to_numpy(result)
+    if after.dtype.kind == "f" or after.dtype.type.__module__ != "numpy":
+        wide = before.astype(np.complex128 if before.dtype.kind == "c" else np.float64)
+        lost = np.isfinite(wide) & ~np.isfinite(after.astype(np.float64))
+        if before.dtype.kind == "c":
+            lost |= wide.imag != 0
+    else:
+        with np.errstate(invalid="ignore"):
+            lost = after.astype(before.dtype) != before
+        if before.dtype.kind in "fc":
+            lost |= ~np.isfinite(before)
+    if lost.any():
+        index = tuple(int(k) for k in np.argwhere(lost)[0])
+        from ._errors import DtypeError
+
+        raise DtypeError(
+            f"my {name!r}: casting {before.dtype.name} to {after.dtype.name} changes its values "
+            f"({int(lost.sum())} of {lost.size}; at {list(index)}: {before[index].item():.6g} becomes {after[index].item():.6g}); "
+            'pass cast="unsafe" to allow this'
+        )
+
+
+def _as_like(x, like, dtype_name):
     target = library_of(like)
     source = library_of(x)
     if target == "lazy" or target == source:

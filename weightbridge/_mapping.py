@@ -81,10 +81,12 @@ class Mapping:
     def __iter__(self):
         return iter(self.pairs)
 
-    def table(self):
-        """The mapping as aligned text: my name, their name, transform, margin."""
+    def table(self, smallest_first=False):
+        """The mapping as aligned text: my name, their name, transform, margin; in the order of `my`,
+        or with the smallest margins (the closest decisions) first."""
         rows = [("my", "their", "transform", "margin")]
-        for pair in self.pairs:
+        pairs = sorted(self.pairs, key=lambda p: p.margin) if smallest_first else self.pairs
+        for pair in pairs:
             rows.append((pair.my, " + ".join(pair.their), pair.transform or "=", _format_margin(pair.margin)))
         for name in self.unmatched_my:
             rows.append((name, "(kept: no partner)", "", ""))
@@ -99,26 +101,64 @@ class Mapping:
         lines.append(_feature_table(pair.features, pair.runner_up, pair.runner_up_features))
         return "\n".join(lines)
 
-    def iter_apply(self, their):
+    def rules(self):
+        """The mapping compressed into readable rules, one per family of pairs, in the order of `my`.
+
+        Indices that vary together become variables (``{i}``, ``{j}``; ``{i+1}`` where one side counts
+        from another start), fused pieces that differ in one module are written as a set::
+
+            blocks.{i}.attn.qkv.weight <- encoder.layer.{i}.attention.attention.{query,key,value}.weight  [a i, b i, c i -> (a + b + c) i]
+
+        A pair whose indices follow no common pattern gets a rule of its own.
+        """
+        families = {}
+        for pair in self.pairs:
+            my_template, my_numbers = _numbers_out(pair.my)
+            their = [_numbers_out(name) for name in pair.their]
+            key = (my_template, tuple(t for t, _ in their), pair.transform, pair.part)
+            their_numbers = tuple(n for _, numbers in their for n in numbers)
+            families.setdefault(key, []).append((my_numbers, their_numbers))
+        rules = []
+        for (my_template, their_templates, transform, part), members in families.items():
+            written = _rule(my_template, their_templates, members)
+            for my_values, their_values in [(None, None)] if written else members:
+                if written:
+                    my_text, their_texts = written
+                else:
+                    my_text = my_template.format(*my_values)
+                    their_texts, rest = [], list(their_values)
+                    for template in their_templates:
+                        count = template.count("{}")
+                        their_texts.append(template.format(*rest[:count]))
+                        rest = rest[count:]
+                suffix = f"  [{transform}]" if transform else ""
+                if part is not None:
+                    suffix += f" (part {part})"
+                rules.append(f"{my_text} <- {_join_pieces(their_texts)}{suffix}")
+        return rules
+
+    def iter_apply(self, their, cast="safe"):
         """Yields ``(my_name, tensor)`` one output weight at a time, reading each `their` tensor when it is needed.
 
         Memory holds the tensors of one pair: a fused weight's pieces, or the pieces of a split one
-        (kept while the pairs that share them follow each other).
+        (kept while the pairs that share them follow each other). `cast` is as for :meth:`apply`.
         """
         values = self._their_values(their)
         my_dtypes = {name: dtype for name, _, dtype in self.my_signature}
         last = {}
         for pair in self.pairs:
             result = _decode_pair(pair, values, last)
-            yield pair.my, as_like(result, result, my_dtypes[pair.my])
+            yield pair.my, as_like(result, result, my_dtypes[pair.my], cast, pair.my)
 
-    def apply(self, their, my=None):
+    def apply(self, their, my=None, cast="safe"):
         """Builds the `my` tree from `their`.
 
         Args:
             their: a tree with the signature this mapping was made for.
             my: the `my` tree (or one with its signature) to shape the result like; defaults to the
                 tree `match` saw. A loaded mapping without `my` returns a flat dict by name.
+            cast: "safe" raises a DtypeError for a dtype cast that changes values beyond rounding
+                (bfloat16 1e30 into float16 is inf; 1.5 into an int); "unsafe" casts anyway.
         """
         values = self._their_values(their)
         separator = self.options.get("out_separator")
@@ -147,7 +187,7 @@ class Mapping:
             if pair.my not in cache:
                 result = _decode_pair(pair, values, decoded)
                 target = like[pair.my] if like is not None else result
-                cache[pair.my] = as_like(result, target, dtypes.get(pair.my, dtypes.get(name)))
+                cache[pair.my] = as_like(result, target, dtypes.get(pair.my, dtypes.get(name)), cast, pair.my)
             return cache[pair.my]
 
         if treedef is None:
@@ -258,6 +298,64 @@ class Mapping:
             return cls.from_json(json.load(f))
 
 
+_VARIABLES = "ijklmn"
+
+
+def _numbers_out(name):
+    """`name` with each number replaced by `{}` (braces already there doubled), and the numbers."""
+    escaped = name.replace("{", "{{").replace("}", "}}")
+    return re.sub(r"\d+", "{}", escaped), tuple(int(n) for n in re.findall(r"\d+", escaped))
+
+
+def _rule(my_template, their_templates, members):
+    """`(my_text, their_texts)` with variables for the indices that vary, or None where an index of
+    `their` varies in no step with one of `my`."""
+    variables, my_fields = [], []
+    for column in zip(*(m for m, _ in members)):
+        if len(set(column)) == 1:
+            my_fields.append(str(column[0]))
+        else:
+            variable = _VARIABLES[len(variables)] if len(variables) < len(_VARIABLES) else f"v{len(variables)}"
+            variables.append((column, variable))
+            my_fields.append("{" + variable + "}")
+    their_fields = []
+    for column in zip(*(t for _, t in members)):
+        if len(set(column)) == 1:
+            their_fields.append(str(column[0]))
+            continue
+        field = None
+        for mine, variable in variables:
+            offsets = {theirs - m for theirs, m in zip(column, mine)}
+            if len(offsets) == 1:
+                (offset,) = offsets
+                field = "{" + variable + (f"{offset:+d}" if offset else "") + "}"
+                break
+        if field is None:
+            return None
+        their_fields.append(field)
+    texts, rest = [], their_fields
+    for template in their_templates:
+        count = template.count("{}")
+        texts.append(template.format(*rest[:count]))
+        rest = rest[count:]
+    return my_template.format(*my_fields), texts
+
+
+def _join_pieces(names):
+    """Several names that differ in one dotted (or slashed) module as `a.{x,y,z}.b`, else joined by ` + `."""
+    if len(names) == 1:
+        return names[0]
+    separator = "/" if all("/" in name for name in names) else "."
+    parts = [name.split(separator) for name in names]
+    if len({len(p) for p in parts}) == 1:
+        differing = [k for k in range(len(parts[0])) if len({p[k] for p in parts}) > 1]
+        if len(differing) == 1:
+            (k,) = differing
+            joined = parts[0][:k] + ["{" + ",".join(p[k] for p in parts) + "}"] + parts[0][k + 1:]
+            return separator.join(joined)
+    return " + ".join(names)
+
+
 def _decode_pair(pair, values, decoded):
     """The `my` tensor of one pair. `decoded` keeps the outputs of the last split so that its other parts
     do not decode it again."""
@@ -288,12 +386,21 @@ def _inverse(expression, source_shapes, axes):
 
 
 def write_json_atomically(path, data):
+    write_text_atomically(path, json.dumps(data, indent=1))
+
+
+def write_text_atomically(path, text):
+    """Writes `text` to a temporary file next to `path` and renames it into place."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".weightbridge-", suffix=".json", dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=".weightbridge-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "w") as f:
-            json.dump(data, f, indent=1)
+            f.write(text)
+        # mkstemp makes the file private; the result gets the permissions of any new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -193,6 +193,7 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
     data_start = 8 + header_size
     dtypes = safetensors_dtypes()
     tensors = {}
+    data_end = 0
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -211,8 +212,13 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
         location = f"{path}[{name}]"
         read = functools.partial(_read_region, path, data_start + begin, shape, dtype, location)
         tensors[name] = LazyTensor(shape, dtype, location, read)
+        data_end = max(data_end, end)
     if not tensors:
         raise ValueError(f"{path}: holds no tensors")
+    size = os.path.getsize(path)
+    if data_start + data_end > size:
+        raise ValueError(f"{path}: file is truncated (the header needs {data_start + data_end} bytes, "
+                         f"the file has {size})")
     return tensors
 
 
@@ -286,6 +292,35 @@ def signature(tensors: Mapping[str, object]) -> dict:
     }
 
 
+def tree_signature(tree, path=None, separator: str | None = None) -> str:
+    """The signature of a live model's weights, in their definition order, as JSON text.
+
+    Arguments:
+        tree: a weight tree as `weightbridge.adapt` takes it: a torch state dict, Flax or Haiku
+            params, nested dicts or lists; leaves need only `.shape` and `.dtype` (meta tensors
+            and `jax.ShapeDtypeStruct` work). A tensor under two names is listed once.
+        path: where to write it (for `weightbridge convert --like PATH`); None writes nothing.
+        separator: what joins nested keys ("." or "/"); inferred as `adapt` does.
+
+    Returns:
+        The JSON text (also written to `path`): names, shapes and dtypes. Unlike a safetensors
+        file, whose keys are sorted, it keeps the definition order, which is evidence for matching.
+
+    Example:
+        >>> weightbridge.signature(model.state_dict(), "my.json")
+    """
+    from ._leaves import infer_separator, read_leaves
+
+    separator = separator or infer_separator(tree, "my")
+    leaves, _, values = read_leaves(tree, "my", separator)
+    text = signature_json({leaf.name: value for leaf, value in zip(leaves, values)})
+    if path is not None:
+        from ._mapping import write_text_atomically
+
+        write_text_atomically(path, text)
+    return text
+
+
 def signature_json(tensors: Mapping[str, object]) -> str:
     """`signature(tensors)` as JSON text with one tensor per line, easy to read and to diff."""
     content = signature(tensors)
@@ -306,10 +341,14 @@ def _signature_from_json(content: dict, path: Path) -> dict[str, TensorSignature
     tensors = {}
     for entry in content.get("tensors", []):
         try:
-            name, dtype = entry["name"], entry["dtype"]
-            shape = tuple(int(n) for n in entry["shape"])
+            name, dtype, shape = entry["name"], entry["dtype"], list(entry["shape"])
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path}: malformed signature entry {entry!r}")
+        for position, size in enumerate(shape):
+            if type(size) is not int or size < 0:
+                raise ValueError(f"{path}: tensor '{name}' has shape {json.dumps(shape)}: entry {position} "
+                                 f"({json.dumps(size)}) is not a non-negative integer")
+        shape = tuple(shape)
         if name in tensors:
             raise ValueError(f"{path}: tensor '{name}' appears twice")
         try:
@@ -421,11 +460,13 @@ def _load_torch(path: Path) -> dict[str, LazyTensor]:
     except ImportError:
         raise ValueError(f"{path}: reading torch checkpoints needs torch (pip install torch)")
     # Files in the pre-1.6 format (not zip archives) cannot be memory-mapped; they are read whole.
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes)")
     mmap = zipfile.is_zipfile(path)
     try:
         content = torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path}: cannot be read by torch.load ({error})")
+        raise ValueError(f"{path}: cannot be read by torch.load ({error or type(error).__name__})")
     if not mmap:
         warnings.warn(f"{path}: legacy torch format, all tensors were read into memory")
     tensors = {}
