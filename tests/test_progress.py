@@ -39,7 +39,10 @@ def test_convert_reports_its_stages_in_order(tmp_path):
     their, my, out = tmp_path / "their.safetensors", tmp_path / "my.json", tmp_path / "out.safetensors"
     assert recorder.events == [("start", f"reading {their}"), ("finish", f"reading {their}"),
                                ("start", f"reading {my}"), ("finish", f"reading {my}"),
-                               ("start", "matching"), ("finish", "matching"),
+                               ("start", "matching"),
+                               ("start", "pairing modules"), ("finish", "pairing modules"),
+                               ("start", "matching templates"), ("finish", "matching templates"),
+                               ("finish", "matching"),
                                ("start", f"writing {out}"), ("finish", f"writing {out}")]
 
 

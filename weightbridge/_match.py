@@ -15,6 +15,7 @@ from ._formats import resolve_format
 from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
 from ._leaves import infer_separator, read_leaves, split_tied
 from ._mapping import Mapping, Pair
+from ._progress import stage, steps
 from ._structure import match_modules
 from ._templates import checked_members, fold, representatives, worth_folding
 from ._transforms import candidate_transforms, compatible
@@ -206,8 +207,10 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
     """Runs the pipeline on a read problem and returns the mapping: on its templates where the leaves
     repeat, else (or when templates cannot settle a problem small enough) leaf by leaf."""
     if len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT:
-        problem = with_structure(problem)
-    folded = fold_problem(problem)
+        with stage("pairing modules"):
+            problem = with_structure(problem)
+    with stage("matching templates"):
+        folded = fold_problem(problem)
     if folded is None:
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
     small_enough = len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT
@@ -427,7 +430,7 @@ def _settling_hints(problem, hints):
     if pairs is None:
         return hints
     kept = list(hints)
-    for hint in hints:
+    for hint in steps(hints, "settling the proposed hints"):
         rest = [h for h in kept if h != hint]
         if _unique_with(problem, rest) == pairs:
             kept = rest
@@ -436,7 +439,7 @@ def _settling_hints(problem, hints):
 
 def _check_hints_needed(problem, assignment):
     """A hint must change something: without it the mapping differs or is not unique."""
-    for hint in problem.hints:
+    for hint in steps(problem.hints, "checking hints"):
         rest = tuple(h for h in problem.hints if h != hint)
         _, without = solve_with_structure(problem, rest)
         if without.pairs == assignment.pairs and not without.alternatives:
