@@ -439,6 +439,8 @@ def _settling_hints(problem, hints):
 
 def _check_hints_needed(problem, assignment):
     """A hint must change something: without it the mapping differs or is not unique."""
+    if not problem.hints:
+        return
     for hint in steps(problem.hints, "checking hints"):
         rest = tuple(h for h in problem.hints if h != hint)
         _, without = solve_with_structure(problem, rest)
