@@ -325,7 +325,13 @@ def test_bert_query_key_value_fuse_into_torch_multihead_attention_in_proj():
     their = BertModel(config, add_pooling_layer=False).state_dict()
     layer = torch.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, dropout=0.0)
     my = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).state_dict()
-    mapping = weightbridge.match({k: v for k, v in their.items() if k.startswith("encoder.")}, my)
+    their = {k: v for k, v in their.items() if k.startswith("encoder.")}
+    # torch defines both norms after the MLP, transformers each after its sublayer: enumeration order cannot
+    # tell the norms apart, and the names do not; the error says so and its hint settles it.
+    with pytest.raises(weightbridge.AmbiguityError) as raised:
+        weightbridge.match(their, my)
+    mapping = weightbridge.match(their, my, hints=raised.value.hints)
+    assert raised.value.hints == [("norm1", "attention.output.LayerNorm")]
     for l in range(2):
         for kind in ("weight", "bias"):
             pair = mapping[f"layers.{l}.self_attn.in_proj_{kind}"]

@@ -36,7 +36,12 @@ def layouts_for(rank):
         return [("keep", (0, 1)), ("transposed", (1, 0))]
     channels_last = tuple(range(2, rank)) + (1, 0)
     channels_first = (rank - 1, rank - 2) + tuple(range(rank - 2))
-    return [("keep", tuple(range(rank))), ("channels_last", channels_last), ("channels_first", channels_first)]
+    # A dense kernel over three axes (Flax's DenseGeneral in attention: (heads, head dim, out) or
+    # (in, heads, head dim)) against a matrix (out, in): the output axis moves, the others keep their order.
+    outputs_first = (rank - 1,) + tuple(range(rank - 1))
+    inputs_last = tuple(range(1, rank)) + (0,)
+    layouts = [("keep", tuple(range(rank))), ("channels_last", channels_last), ("channels_first", channels_first)]
+    return layouts + ([("outputs_first", outputs_first), ("inputs_last", inputs_last)] if rank == 3 else [])
 
 
 def reshape_transform(source_shape, permutation, target_shape, layout="keep"):
@@ -71,7 +76,9 @@ def reshape_transform(source_shape, permutation, target_shape, layout="keep"):
                 group.append(source_axes[i][0])
                 product *= source_axes[i][1]
                 i += 1
-            if product != target:
+            # Merged axes beside others keep the order they have in the source: implementations flatten
+            # (heads, head dim) as it is stored, never reversed.
+            if product != target or (group != sorted(group) and len(group) < len(source_axes)):
                 return None
             groups.append(group)
             j += 1
@@ -134,7 +141,7 @@ def _product(shape):
 
 # A 2-D transposition is the same change of framework as either channel move of a conv kernel,
 # so it is evidence for both; the two channel moves are evidence against each other.
-SWAPS = {"transposed", "channels_last", "channels_first"}
+SWAPS = {"transposed", "channels_last", "channels_first", "outputs_first", "inputs_last"}
 
 
 def compatible(layout, evidence):
