@@ -280,8 +280,9 @@ def format_results(records, tools, pairs, sweep_text, command, proofs=(), orders
         "",
     ]
     lines += [f"- {p.name} ({p.family})" + (f": {_one_line(p.notes)}" if p.notes else "") for p in pairs]
-    lines += ["", "## timm sweep", "", sweep_text, ""]
-    return "\n".join(lines)
+    if sweep_text is not None:  # without a sweep, the sweep section of an earlier run stays
+        lines += ["", "## timm sweep", "", sweep_text]
+    return "\n".join(lines + [""])
 
 
 def select_pairs(families):
@@ -363,7 +364,7 @@ def main(argv=None):
     print(format_family_orders(records, family_of, args.tools, orders))
 
     if args.no_sweep:
-        sweep_text = "Not run (`--no-sweep`)."
+        sweep_text = None
     else:
         from benchmarks.zoo import sweep
 
