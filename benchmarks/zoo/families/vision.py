@@ -7,8 +7,9 @@ below 1e-5) before a pair counts:
 
 - `_same_names`: both libraries use one key for one tensor (timm's ResNets and Inception-v3 keep
   torchvision's names, which is how timm loads torchvision's checkpoints);
-- `_timm_converter(fn)`: timm's own converter from torchvision keys (VGG's ConvMlp head, DenseNet's
-  `norm.1` -> `norm1`), then `_same_names`;
+- `_timm_converter(fn)`: timm's own converter from torchvision keys (VGG's ConvMlp head, RegNet's
+  `trunk_output.block1.block1-0.f.a` -> `s1.b1.conv1`; DenseNet's `norm.1` -> `norm1`, which today's
+  torchvision already names `norm1`), then `_same_names`;
 - `_renamed(rules)`: regular-expression renames written here, then `_same_names`;
 - `_in_definition_order`: both modules define the same tensors in the same order (the rule
   timm's `remap_state_dict` relies on); every pair of tensors must have equal element counts.
