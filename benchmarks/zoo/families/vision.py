@@ -454,7 +454,7 @@ UNPAIRED: list[tuple[str, str]] = [
     ("BEiT (transformers -> timm)", f"{_NO_PROOF}; transformers' q, k, v against timm's qkv with q and v biases (41 tensors against 39)."),
     ("ViT, DeiT, Swin, Swin-V2, DINOv2, ConvNeXt, ConvNeXt-V2 (transformers -> timm)", f"{_NO_PROOF}; run unproven in the hand-picked pairs."),
     ("ViT, Swin, Swin-V2, ConvNeXt (torchvision -> timm)", f"{_NO_PROOF}; ViT, Swin and ConvNeXt run unproven in the hand-picked pairs."),
-    ("MaxViT (torchvision -> timm)", "not attempted: torchvision's MaxViT and timm's maxvit_tiny_tf differ in their block layout and no proof was written."),
+    ("MaxViT (torchvision -> timm)", "not attempted: whether torchvision's MaxViT and timm's maxvit_tiny_tf agree is unmeasured; no proof written."),
 ]
 
 
