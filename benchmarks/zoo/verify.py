@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,12 @@ import numpy as np
 from benchmarks.zoo.pairs import ZooPair
 
 TOLERANCE = 1e-4
+# The issue's bound for a proof: tighter than the check, so that a proven pair leaves the check room.
+PROOF_TOLERANCE = 1e-5
+
+# The key orders a source tree is handed over in: as the library defines it (a state dict), sorted by
+# name (safetensors and .npz files), and a seeded shuffle (evidence that survives any order).
+ORDERS = ("definition", "alphabetical", "shuffled")
 
 
 @dataclass(frozen=True)
@@ -37,17 +44,45 @@ def relative_error(expected: np.ndarray, got: np.ndarray) -> float:
     return difference / scale
 
 
-def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0) -> Result:
+def reordered(tree, order: str, seed: int = 0):
+    """`tree` with the keys of every mapping in `order` (one of `ORDERS`); leaves and sequences untouched.
+
+    The container types stay (a state dict stays an `OrderedDict`); a shuffle draws from `seed`.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    rng = np.random.default_rng(seed)
+
+    def visit(node):
+        if isinstance(node, Mapping):
+            keys = list(node)
+            if order == "alphabetical":
+                keys = sorted(keys, key=str)
+            elif order == "shuffled":
+                keys = [keys[index] for index in rng.permutation(len(keys))]
+            items = [(key, visit(node[key])) for key in keys]
+            try:
+                return type(node)(items)
+            except TypeError:
+                return dict(items)
+        return node
+
+    return visit(tree)
+
+
+def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "definition") -> Result:
     """Map `pair`'s randomised source weights onto its target with `adapt_fn` and compare the outputs.
 
-    `adapt_fn(their, my, hints=hints)` is called like `weightbridge.adapt`. Both sides are
-    built here, so nothing outside this call is changed.
+    `adapt_fn(their, my, hints=hints)` is called like `weightbridge.adapt`; the source tree reaches
+    it in `order` (see `reordered`), the target tree in its own order. Both sides are built here,
+    so nothing outside this call is changed.
     """
     source = pair.build_source()
     target = pair.build_target()
     source.randomize(seed)
+    their = reordered(source.weights(), order, seed)
     try:
-        mapped = adapt_fn(source.weights(), target.weights(), hints=hints)
+        mapped = adapt_fn(their, target.weights(), hints=hints)
     except ValueError as error:
         return Result("error", None, f"{type(error).__name__}: {error}")
     except Exception as error:  # noqa: BLE001 - a mapper may fail in any way; that is the finding
@@ -66,6 +101,16 @@ def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0) -> Result:
     if error < TOLERANCE:
         return Result("correct", error, "")
     return Result("wrong", error, "")
+
+
+def prove(pair: ZooPair, *, seed: int = 0) -> Result:
+    """Run `pair.prove` as the mapper: "correct" only within `PROOF_TOLERANCE`, else the pair is unproven."""
+    if pair.prove is None:
+        return Result("unproven", None, "the pair has no proof")
+    result = verify(pair, lambda their, my, hints=(): pair.prove(their, my), seed=seed)
+    if result.outcome == "correct" and result.relative_error >= PROOF_TOLERANCE:
+        return Result("wrong", result.relative_error, f"relative error {result.relative_error:.3g} above {PROOF_TOLERANCE:g}")
+    return result
 
 
 def _describe(error: BaseException) -> str:

@@ -1,0 +1,489 @@
+"""torchvision -> timm and transformers -> timm: the image classifiers two libraries both implement.
+
+Pairs are generated from `FAMILIES`, one row per family: the sizes, a builder per side, the
+hyper-parameters set equal where the libraries' defaults differ, and the proof. A proof is a
+mapping that does not read shapes to decide anything; it is checked functionally (relative error
+below 1e-5) before a pair counts:
+
+- `_same_names`: both libraries use one key for one tensor (timm's ResNets and Inception-v3 keep
+  torchvision's names, which is how timm loads torchvision's checkpoints);
+- `_timm_converter(fn)`: timm's own converter from torchvision keys (VGG's ConvMlp head, RegNet's
+  `trunk_output.block1.block1-0.f.a` -> `s1.b1.conv1`; DenseNet's `norm.1` -> `norm1`, which today's
+  torchvision already names `norm1`), then `_same_names`;
+- `_renamed(rules)`: regular-expression renames written here, then `_same_names`;
+- `_in_definition_order`: both modules define the same tensors in the same order (the rule
+  timm's `remap_state_dict` relies on); every pair of tensors must have equal element counts.
+
+Families whose two implementations cannot be made to compute the same function are listed in
+`UNPAIRED` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from benchmarks.zoo.pairs import Side, TorchSide, ZooPair, _hf_logits, _image, _logits, _timm, _torchvision
+
+
+# ---------------------------------------------------------------------------- proofs
+
+
+def _fill(my, values: dict):
+    """`my` with every leaf replaced by `values[name]`, reshaped to the leaf; every leaf must be given."""
+    missing = [name for name in my if name not in values]
+    if missing:
+        raise KeyError(f"the proof gives no value for {missing[:3]}")
+    return type(my)((name, values[name].reshape(leaf.shape).to(leaf.dtype)) for name, leaf in my.items())
+
+
+def _same_names(their, my):
+    unused = [name for name in their if name not in my]
+    if unused:
+        raise KeyError(f"the proof has no place for {unused[:3]}")
+    return _fill(my, dict(their))
+
+
+def _renamed(*rules: tuple[str, str]) -> Callable:
+    """Apply each (pattern, replacement) in turn to every key of `their`, then `_same_names`."""
+
+    def prove(their, my):
+        renamed = {}
+        for name, value in their.items():
+            for pattern, replacement in rules:
+                name = re.sub(pattern, replacement, name)
+            renamed[name] = value
+        return _same_names(renamed, my)
+
+    return prove
+
+
+def _timm_converter(module: str, function: str, then: Callable = _same_names) -> Callable:
+    def prove(their, my):
+        import importlib
+
+        converted = getattr(importlib.import_module(f"timm.models.{module}"), function)(dict(their))
+        return then(converted, my)
+
+    return prove
+
+
+def _shortcut_last(their):
+    """transformers defines a block's shortcut before its convolutions, timm after them."""
+    order = list(their)
+    for name in [name for name in order if ".shortcut." in name]:
+        order.remove(name)
+        block = name.split(".shortcut.")[0] + "."
+        last = max(index for index, other in enumerate(order) if other.startswith(block))
+        order.insert(last + 1, name)
+    return {name: their[name] for name in order}
+
+
+def _in_definition_order_shortcut_last(their, my):
+    return _in_definition_order(_shortcut_last(their), my)
+
+
+def _in_definition_order(their, my):
+    if len(their) != len(my):
+        raise KeyError(f"their {len(their)} tensors against my {len(my)}")
+    values = {}
+    for (their_name, value), (name, leaf) in zip(their.items(), my.items()):
+        if value.numel() != leaf.numel():
+            raise KeyError(f"{their_name} {tuple(value.shape)} does not fit {name} {tuple(leaf.shape)}")
+        values[name] = value
+    return _fill(my, values)
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def _torchvision_class(module: str, cls: str, *args, **kwargs) -> Callable[[], Side]:
+    """A torchvision model built from its class, where `get_model` fixes the depth."""
+
+    def build() -> Side:
+        import importlib
+
+        model_class = getattr(importlib.import_module(f"torchvision.models.{module}"), cls)
+        return TorchSide(model_class(*_resolved(args), **kwargs), _logits)
+
+    return build
+
+
+def _resolved(args):
+    """Constructor arguments; a string naming `module:attribute` is looked up (torchvision's block classes)."""
+    import importlib
+
+    out = []
+    for arg in args:
+        if isinstance(arg, str) and ":" in arg:
+            module, attribute = arg.split(":")
+            arg = getattr(importlib.import_module(module), attribute)
+        out.append(arg)
+    return out
+
+
+def _transformers(config: str, model: str, **settings) -> Callable[[], Side]:
+    def build() -> Side:
+        import transformers
+
+        return TorchSide(getattr(transformers, model)(getattr(transformers, config)(**settings)), _hf_logits)
+
+    return build
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Member:
+    """One size of a family: how each side is built, and what was set equal."""
+
+    size: str
+    build_source: Callable[[], Side]
+    build_target: Callable[[], Side]
+    equal: str = ""
+
+
+# A proof that reads neither side's names one way only (`_same_names`, `_in_definition_order`) proves
+# the reverse pair too; such a family also runs from timm to the other library.
+_REVERSIBLE = True
+_ONE_WAY = False
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    source: str
+    prove: Callable
+    reversible: bool
+    members: list[Member]
+    image: int = 64
+    note: str = ""
+    target: str = "timm"
+    fast: tuple[str, ...] = field(default=())
+
+
+def _tv(size: str, torchvision_name: str, timm_name: str, torchvision_settings=None, bn_eps=None) -> Member:
+    """A torchvision model against a timm model, both with 10 classes; `bn_eps` set on timm's side
+    where torchvision's BatchNorm eps is not timm's default 1e-5."""
+    timm_settings = {} if bn_eps is None else {"bn_eps": bn_eps}
+    return Member(
+        size,
+        _torchvision(torchvision_name, num_classes=10, **(torchvision_settings or {})),
+        _timm(timm_name, num_classes=10, **timm_settings),
+        equal="" if bn_eps is None else f"BatchNorm eps {bn_eps:g} as torchvision (timm defaults to 1e-5).",
+    )
+
+
+_RESNET_SMALL = dict(layers=[1, 1, 1, 1])
+_TV_RESNET = "torchvision.models.resnet:"
+
+FAMILIES = [
+    Family(
+        "ResNet",
+        "torchvision",
+        _same_names,
+        _REVERSIBLE,
+        [
+            Member(
+                "18 (basic blocks, 1 per stage)",
+                _torchvision_class("resnet", "ResNet", _TV_RESNET + "BasicBlock", [1, 1, 1, 1], num_classes=10),
+                _timm("resnet18", num_classes=10, **_RESNET_SMALL),
+            ),
+            Member(
+                "50 (bottlenecks, 1 per stage)",
+                _torchvision_class("resnet", "ResNet", _TV_RESNET + "Bottleneck", [1, 1, 1, 1], num_classes=10),
+                _timm("resnet50", num_classes=10, **_RESNET_SMALL),
+            ),
+            _tv("34 (basic, full depth)", "resnet34", "resnet34"),
+        ],
+        note="timm's resnets keep torchvision's key names (timm loads torchvision checkpoints as they are).",
+    ),
+    Family(
+        "ResNeXt",
+        "torchvision",
+        _same_names,
+        _REVERSIBLE,
+        [
+            Member(
+                "50 32x4d (1 block per stage)",
+                _torchvision_class(
+                    "resnet", "ResNet", _TV_RESNET + "Bottleneck", [1, 1, 1, 1], groups=32, width_per_group=4, num_classes=10
+                ),
+                _timm("resnext50_32x4d", num_classes=10, **_RESNET_SMALL),
+            ),
+            Member(
+                "101 64x4d (2 blocks per stage)",
+                _torchvision_class(
+                    "resnet", "ResNet", _TV_RESNET + "Bottleneck", [2, 2, 2, 2], groups=64, width_per_group=4, num_classes=10
+                ),
+                _timm("resnext101_64x4d", num_classes=10, layers=[2, 2, 2, 2]),
+            ),
+        ],
+    ),
+    Family(
+        "Wide-ResNet",
+        "torchvision",
+        _same_names,
+        _REVERSIBLE,
+        [
+            Member(
+                "50-2 (1 block per stage)",
+                _torchvision_class("resnet", "ResNet", _TV_RESNET + "Bottleneck", [1, 1, 1, 1], width_per_group=128, num_classes=10),
+                _timm("wide_resnet50_2", num_classes=10, **_RESNET_SMALL),
+            ),
+        ],
+    ),
+    Family(
+        "Inception-v3",
+        "torchvision",
+        _same_names,
+        _REVERSIBLE,
+        [
+            Member(
+                "v3 without auxiliary head",
+                _torchvision("inception_v3", num_classes=10, aux_logits=False, init_weights=False),
+                _timm("inception_v3", num_classes=10),
+                equal="BatchNorm eps 1e-3 on both sides (both libraries' default).",
+            )
+        ],
+        image=96,
+    ),
+    Family(
+        "DenseNet",
+        "torchvision",
+        _timm_converter("densenet", "_filter_torchvision_pretrained"),
+        _ONE_WAY,
+        [
+            _tv("121", "densenet121", "densenet121"),
+            _tv("161 (growth 48, 96 stem channels)", "densenet161", "densenet161"),
+        ],
+    ),
+    Family(
+        "VGG",
+        "torchvision",
+        _timm_converter("vgg", "_filter_fn"),
+        _ONE_WAY,
+        [
+            _tv("11", "vgg11", "vgg11"),
+            _tv("11 with batch norm", "vgg11_bn", "vgg11_bn"),
+        ],
+        image=32,
+        note="timm's head is a ConvMlp: torchvision's Linear(25088, 4096) is timm's 7x7 conv kernel.",
+    ),
+    Family(
+        "EfficientNet",
+        "torchvision",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            # torchvision's B5 to B7 set BatchNorm eps 1e-3, B0 to B4 keep 1e-5.
+            _tv(f"B{b}", f"efficientnet_b{b}", f"efficientnet_b{b}", bn_eps=1e-3 if b >= 5 else None)
+            for b in range(8)
+        ],
+    ),
+    Family(
+        "EfficientNet-V2",
+        "torchvision",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            _tv("S", "efficientnet_v2_s", "efficientnetv2_s", bn_eps=1e-3),
+        ],
+    ),
+    Family(
+        "MobileNetV2",
+        "torchvision",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            _tv("1.0", "mobilenet_v2", "mobilenetv2_100"),
+            _tv("1.4", "mobilenet_v2", "mobilenetv2_140", {"width_mult": 1.4}),
+        ],
+    ),
+    Family(
+        "MobileNetV3",
+        "torchvision",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            _tv("large", "mobilenet_v3_large", "mobilenetv3_large_100", bn_eps=1e-3),
+            _tv("small", "mobilenet_v3_small", "mobilenetv3_small_100", bn_eps=1e-3),
+        ],
+    ),
+    Family(
+        "MNASNet",
+        "torchvision",
+        _in_definition_order,
+        _ONE_WAY,
+        [
+            _tv("1.0", "mnasnet1_0", "mnasnet_100"),
+            _tv("0.5", "mnasnet0_5", "mnasnet_050"),
+        ],
+        # torchvision's MNASNet reads a version from the state dict's metadata, which a tree from timm lacks.
+        note="One way only: torchvision's MNASNet refuses a state dict without its own version metadata.",
+    ),
+    Family(
+        "RegNet",
+        "torchvision",
+        _timm_converter("regnet", "_filter_fn"),
+        _ONE_WAY,
+        [
+            _tv("X-400MF", "regnet_x_400mf", "regnetx_004_tv"),
+            _tv("Y-800MF (squeeze-excitation)", "regnet_y_800mf", "regnety_008_tv"),
+        ],
+    ),
+]
+
+def _hf_mobilenet(version: str, size: str, timm_name: str, **settings) -> Member:
+    return Member(
+        size,
+        _transformers(
+            f"MobileNet{version}Config", f"MobileNet{version}ForImageClassification", num_labels=10, tf_padding=False, **settings
+        ),
+        _timm(timm_name, num_classes=10, bn_eps=1e-3),
+        equal="symmetric padding (tf_padding=False) as timm; BatchNorm eps 1e-3 as transformers.",
+    )
+
+
+_HF_RESNET_BASIC = dict(layer_type="basic", depths=[1, 1, 1, 1], hidden_sizes=[64, 128, 256, 512], num_labels=10)
+_HF_RESNET_BOTTLENECK = dict(layer_type="bottleneck", depths=[1, 1, 1, 1], num_labels=10)
+
+FAMILIES += [
+    Family(
+        "ResNet",
+        "transformers",
+        _in_definition_order_shortcut_last,
+        _ONE_WAY,
+        [
+            Member(
+                "18 (basic blocks, 1 per stage)",
+                _transformers("ResNetConfig", "ResNetForImageClassification", **_HF_RESNET_BASIC),
+                _timm("resnet18", num_classes=10, **_RESNET_SMALL),
+            ),
+            Member(
+                "50 (bottlenecks, 1 per stage)",
+                _transformers("ResNetConfig", "ResNetForImageClassification", **_HF_RESNET_BOTTLENECK),
+                _timm("resnet50", num_classes=10, **_RESNET_SMALL),
+                equal="stride on the 3x3 conv (v1.5, transformers' default), as timm.",
+            ),
+        ],
+    ),
+    Family(
+        "RegNet",
+        "transformers",
+        _in_definition_order_shortcut_last,
+        _ONE_WAY,
+        [
+            Member(
+                "Y-4.0GF (squeeze-excitation)",
+                _transformers("RegNetConfig", "RegNetForImageClassification", num_labels=10),
+                _timm("regnety_040", num_classes=10),
+                equal="RegNetConfig's defaults are RegNetY-4.0GF.",
+            ),
+        ],
+    ),
+    Family(
+        "EfficientNet",
+        "transformers",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            Member(
+                "B0 (TensorFlow padding)",
+                _transformers(
+                    "EfficientNetConfig",
+                    "EfficientNetForImageClassification",
+                    width_coefficient=1.0,
+                    depth_coefficient=1.0,
+                    hidden_dim=1280,
+                    num_labels=10,
+                ),
+                _timm("tf_efficientnet_b0", num_classes=10),
+                equal="B0's width, depth and 1280 head channels (EfficientNetConfig defaults to B7's); "
+                "timm's tf_ variant for TensorFlow's 'same' padding and BatchNorm eps 1e-3.",
+            ),
+        ],
+    ),
+    Family(
+        "MobileNetV1",
+        "transformers",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            _hf_mobilenet("V1", "1.0", "mobilenetv1_100"),
+        ],
+    ),
+    Family(
+        "MobileNetV2",
+        "transformers",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            _hf_mobilenet("V2", "1.0", "mobilenetv2_100"),
+            _hf_mobilenet("V2", "1.4", "mobilenetv2_140", depth_multiplier=1.4),
+        ],
+    ),
+    Family(
+        "BiT",
+        "transformers",
+        _in_definition_order,
+        _REVERSIBLE,
+        [
+            Member(
+                "ResNetV2-50x1",
+                _transformers("BitConfig", "BitForImageClassification", num_labels=10),
+                _timm("resnetv2_50x1_bit", num_classes=10),
+                equal="BitConfig's defaults are BiT-M R50x1 (weight-standardised convs, group norm).",
+            ),
+        ],
+    ),
+]
+
+# Families both libraries implement that have no proven pair here, with what was measured. The
+# transformer families of transformers -> timm (and torchvision's ViT, Swin, ConvNeXt) run in the
+# zoo's older, hand-picked pairs, unproven.
+_NO_PROOF = "no proof written: timm ships no converter from these keys and the definition orders differ"
+UNPAIRED: list[tuple[str, str]] = [
+    ("PoolFormer (transformers -> timm)", f"{_NO_PROOF} (transformers defines each stage's patch embedding first)."),
+    ("MobileViT (transformers -> timm)", f"{_NO_PROOF}; transformers keeps q, k, v apart (347 tensors against 311)."),
+    ("LeViT (transformers -> timm)", f"{_NO_PROOF}; transformers keeps the distillation head's tensors and per-block attention bias indices (393 tensors against 325)."),
+    ("PVT-v2 (transformers -> timm)", f"{_NO_PROOF}; transformers' key and value are timm's fused kv (194 tensors against 178)."),
+    ("Hiera (transformers -> timm)", f"{_NO_PROOF}; timm's blocks are numbered across stages (301 tensors against 157)."),
+    ("BEiT (transformers -> timm)", f"{_NO_PROOF}; transformers' q, k, v against timm's qkv with q and v biases (41 tensors against 39)."),
+    ("ViT, DeiT, Swin, Swin-V2, DINOv2, ConvNeXt, ConvNeXt-V2 (transformers -> timm)", f"{_NO_PROOF}; run unproven in the hand-picked pairs."),
+    ("ViT, Swin, Swin-V2, ConvNeXt (torchvision -> timm)", f"{_NO_PROOF}; ViT, Swin and ConvNeXt run unproven in the hand-picked pairs."),
+    ("MaxViT (torchvision -> timm)", "not attempted: whether torchvision's MaxViT and timm's maxvit_tiny_tf agree is unmeasured; no proof written."),
+]
+
+
+def _pairs_of(family: Family, member: Member) -> list[ZooPair]:
+    forward = ZooPair(
+        name=f"{family.name.lower()} {member.size}: {family.source} -> {family.target}",
+        family=family.name,
+        source=family.source,
+        target=family.target,
+        fast=member.size in family.fast,
+        notes=" ".join(part for part in (member.equal, family.note) if part),
+        build_source=member.build_source,
+        build_target=member.build_target,
+        make_input=_image(family.image),
+        prove=family.prove,
+    )
+    if not family.reversible:
+        return [forward]
+    backward = replace(
+        forward,
+        name=f"{family.name.lower()} {member.size}: {family.target} -> {family.source}",
+        source=family.target,
+        target=family.source,
+        fast=False,
+        build_source=member.build_target,
+        build_target=member.build_source,
+    )
+    return [forward, backward]
+
+
+def pairs() -> list[ZooPair]:
+    return [pair for family in FAMILIES for member in family.members for pair in _pairs_of(family, member)]
