@@ -754,18 +754,15 @@ _SHARP_ATTENTION = (
 _CLIP_CONTEXT = 16
 
 
+# timm's `vit` below in transformers' terms; the vision family builds its keras-hub ViTs from it too.
+HF_VIT = dict(
+    image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+)
+
+
 def _pairs() -> list[ZooPair]:
     vit = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10)
-    hf_vit = dict(
-        image_size=32,
-        patch_size=8,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        num_labels=10,
-        layer_norm_eps=1e-6,
-    )
+    hf_vit = dict(HF_VIT, num_labels=10, layer_norm_eps=1e-6)
     swin = dict(embed_dim=32, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10)
     convnext = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), num_classes=10)
     hf_convnext = dict(

@@ -5,7 +5,7 @@ Each module here exports `pairs() -> list[ZooPair]`; every pair carries a `prove
 
 import importlib
 
-FAMILY_MODULES = ("vision", "text", "originals")
+FAMILY_MODULES = ("vision", "keras_vision", "text", "originals")
 
 
 def family_pairs():
