@@ -3,4 +3,5 @@
 from .assignment import Assignment as Assignment
 from .assignment import solve_assignment as solve_assignment
 from .cover import Cover as Cover
+from .cover import SolveLimitError as SolveLimitError
 from .cover import solve_cover as solve_cover

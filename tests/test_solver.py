@@ -1,8 +1,10 @@
 import math
 
 import networkx as nx
+import pytest
 
-from solver import solve_assignment
+from solver import SolveLimitError, cover, solve_assignment
+from solver.cover import budget_of, solve_cover
 
 
 def graph(edges):
@@ -103,3 +105,20 @@ def test_large_component_with_large_tie_breaks_solves_without_overflow():
     result = solve(g, range(n), range(n), tiebreak="rank")
     assert result.pairs == {("L", i): ("R", i) for i in range(n)}
     assert result.alternatives == {}
+
+
+def test_a_cover_that_runs_out_of_budget_raises_with_its_nodes():
+    edges = [("a", ("g", 1), 10), ("a", "x", 12), ("b", "x", 5)]
+    covers = [("a", "p", "q"), ("a", "x"), ("b", "x")]
+    with pytest.raises(SolveLimitError) as error:
+        solve_cover(edges, covers, unmatched=100, tolerance=0, exact_below=None, budget=0.0)
+    assert str(error.value) == "CP-SAT did not settle a component of 5 nodes and 3 edges within 0 deterministic seconds"
+    assert (error.value.nodes, error.value.edges, error.value.budget) == (("a", "p", "q", "x", "b"), 3, 0.0)
+    settled = solve_cover(edges, covers, unmatched=100, tolerance=0, exact_below=None)
+    assert (settled.pairs, settled.cost) == ({"a": ("g", 1), "b": "x"}, 15)
+
+
+def test_the_budget_grows_with_the_edges_between_floor_and_ceiling():
+    assert budget_of(3) == cover.FLOOR
+    assert budget_of(1000) == pytest.approx(cover.HEADROOM * cover.WORK_PER_EDGE * 1000)
+    assert budget_of(10**7) == cover.CEILING

@@ -6,6 +6,7 @@ from ._errors import AmbiguityError as AmbiguityError
 from ._errors import DtypeError as DtypeError
 from ._errors import FormatError as FormatError
 from ._errors import HintError as HintError
+from ._errors import ProblemTooLargeError as ProblemTooLargeError
 from ._errors import ShapeError as ShapeError
 from ._errors import TreeError as TreeError
 from ._errors import UnmatchedError as UnmatchedError

@@ -39,7 +39,7 @@ def tied_groups(assignment):
     return sorted(groups, key=lambda g: g[0][0][1] if g[0] else 0)
 
 
-def propose_hints(group, pairs, my_leaves, their_leaves):
+def propose_hints(graph, group, pairs, my_leaves, their_leaves):
     """Hints that pin the tied group to `pairs`, each true for every pair of `pairs` (so they hold
     together), and how many group members got one."""
     mine, theirs = group
@@ -53,7 +53,7 @@ def propose_hints(group, pairs, my_leaves, their_leaves):
         my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12] + [my_name]
         their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12] + [their_name]
         candidates = sorted(set((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
-        chosen = next((h for h in candidates if _consistent(h, pairs, my_leaves, their_leaves)), None)
+        chosen = next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
         if chosen is not None and chosen not in hints:
             hints.append(chosen)
     return hints, len(hints)
@@ -88,22 +88,30 @@ def _discordance(group, pairing, my_ranks, their_ranks):
     return sum(1 for x in range(len(ranked)) for y in range(x + 1, len(ranked)) if ranked[x][1] > ranked[y][1])
 
 
-def _best_pairing(group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
+def _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
     """Of the tied pairings, the likelier truth: the one whose hints agree best with all other pairs,
     then the one that keeps the natural order of the names."""
     scored = []
     for k, pairing in enumerate(_pairings(group, assignment)):
-        hints, consistent = propose_hints(group, pairing, my_leaves, their_leaves)
+        hints, consistent = propose_hints(graph, group, pairing, my_leaves, their_leaves)
         scored.append((-consistent, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
     _, _, _, pairing, hints = min(scored, key=lambda x: x[:3])
     return pairing, hints
 
 
-def _consistent(hint, pairs, my_leaves, their_leaves):
+def _leaf_nodes(graph, node):
+    """The leaf nodes a node stands for: a fused group's members, else the node itself."""
+    return tuple(graph.nodes[node].get("members") or (node,))
+
+
+def _consistent(graph, hint, pairs, my_leaves, their_leaves):
+    """Whether every pair of `pairs` obeys the hint; a fused pair obeys it when each of its `my` leaves
+    contains the hint's first part exactly when one of its `their` leaves contains the second."""
     a, b = hint
     for m, t in pairs.items():
-        their_leaf = their_leaves[t[1]]
-        if (a in my_leaves[m[1]].name) != any(b in n for n in (their_leaf.name,) + their_leaf.aliases):
+        theirs = [their_leaves[node[1]] for node in _leaf_nodes(graph, t)]
+        contains = any(b in n for leaf in theirs for n in (leaf.name,) + leaf.aliases)
+        if any((a in my_leaves[node[1]].name) != contains for node in _leaf_nodes(graph, m)):
             return False
     return True
 
@@ -143,11 +151,11 @@ def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, thei
     # Each group takes its likeliest tied pairing; hints are then chosen against all of them together.
     pairing = dict(assignment.pairs)
     for group in groups:
-        best, _ = _best_pairing(group, assignment, my_leaves, their_leaves, my_ranks, their_ranks)
+        best, _ = _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks)
         pairing.update({m: best[m] for m in group[0] if m in best})
     all_hints, blocks = [], []
     for group in groups:
-        hints, _ = propose_hints(group, pairing, my_leaves, their_leaves)
+        hints, _ = propose_hints(graph, group, pairing, my_leaves, their_leaves)
         all_hints.extend(h for h in hints if h not in all_hints)
     if settle is not None:
         all_hints = settle(all_hints)

@@ -42,3 +42,16 @@ class AmbiguityError(WeightbridgeError):
         super().__init__(message)
         self.groups = tuple(groups)
         self.hints = list(hints)
+
+
+class ProblemTooLargeError(WeightbridgeError):
+    """A part of the problem that the solver could not settle within its limits.
+
+    Attributes:
+        my_names, their_names: the weights of that part, on each side.
+    """
+
+    def __init__(self, message, my_names=(), their_names=()):
+        super().__init__(message)
+        self.my_names = tuple(my_names)
+        self.their_names = tuple(their_names)

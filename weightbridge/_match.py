@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from solver import solve_assignment
+from solver import SolveLimitError, solve_assignment
 
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error
@@ -10,10 +10,11 @@ from ._cost_graph import (
     CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, order_is_informative, their_node, whole_side,
 )
-from ._errors import AmbiguityError, DtypeError, HintError, ShapeError, UnmatchedError, WeightbridgeError
+from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
 from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
 from ._leaves import infer_separator, read_leaves, split_tied
+from ._limits import problem_too_large_error
 from ._mapping import Mapping, Pair
 from ._progress import stage, steps
 from ._structure import match_modules
@@ -108,9 +109,12 @@ def solve_with_structure(problem, hints=None):
 def solve(problem, graph):
     my_nodes = [my_node(i) for i in range(len(problem.my_leaves))] + group_nodes(graph, "my")
     their_nodes = [their_node(j) for j in range(len(problem.their_leaves))] + group_nodes(graph, "their")
-    return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
-                            tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN,
-                            node_tolerance=graph.graph.get("node_tolerance"))
+    try:
+        return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
+                                tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN,
+                                node_tolerance=graph.graph.get("node_tolerance"))
+    except SolveLimitError as limit:
+        raise problem_too_large_error(limit, problem.my_leaves, problem.their_leaves) from None
 
 
 def tolerance_of(graph):
@@ -226,6 +230,8 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
         if solution[1].alternatives and _hints_follow_templates(ambiguous.hints, problem, folded.my_templates, folded.their_templates):
             raise ambiguous from None
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution)
+    except ProblemTooLargeError:
+        raise  # the leaf-level problem is larger still
     except WeightbridgeError:
         if not small_enough:
             raise
