@@ -556,10 +556,14 @@ def _drop_displaced_order(graph, modules, my, their):
     explains (neither side's slots hold at most what the other's do): one implementation defines them
     elsewhere (torchvision's RegNet defines the shortcut before the main path, timm after it). Their edges
     lose the order feature, and decisions among them need the margin that names alone need."""
+    def key(side, owners, k):
+        leaf = side.leaves[k]
+        return owners[k], leaf.size, leaf.dtype_kind, side.count[k], side.leaf_name[k]
+
     def slots(side, owners, slot_of):
         found = defaultdict(Counter)
-        for k, leaf in enumerate(side.leaves):
-            found[(owners[k], leaf.size, leaf.dtype_kind, side.count[k], side.leaf_name[k])][slot_of[k]] += 1
+        for k in range(len(side.leaves)):
+            found[key(side, owners, k)][slot_of[k]] += 1
         return found
 
     mine, theirs = slots(my, modules.my_owner, modules.my_slot), slots(their, modules.their_owner, modules.their_slot)
@@ -570,8 +574,7 @@ def _drop_displaced_order(graph, modules, my, their):
     tolerance = graph.graph["node_tolerance"]
     for u, v, data in graph.edges(data=True):
         m, t = (u, v) if u[0] == "my" else (v, u)
-        leaf = my.leaves[m[1]]
-        if (modules.my_owner[m[1]], leaf.size, leaf.dtype_kind, my.count[m[1]], my.leaf_name[m[1]]) in displaced:
+        if key(my, modules.my_owner, m[1]) in displaced:
             data.update(order=0.0, displaced=True)
             data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE

@@ -3,7 +3,7 @@
 import dataclasses
 import functools
 import re
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Mapping as AbcMapping
 
 import numpy as np
@@ -183,18 +183,17 @@ def split_tied(leaves, other_leaves):
     """One leaf per name of a tied tensor, where the other side holds more weights of its size than this
     side does: a tied tensor (GPT-2's `wte` and `lm_head`) then feeds each of the other side's untied
     weights. Each copy lists the tensor's other names as its aliases; indices follow enumeration order."""
-    def classes(side):
-        counts = defaultdict(int)
-        for leaf in side:
-            counts[(leaf.size, leaf.dtype_kind)] += 1
-        return counts
+    mine = Counter((leaf.size, leaf.dtype_kind) for leaf in leaves)
+    theirs = Counter((leaf.size, leaf.dtype_kind) for leaf in other_leaves)
 
-    mine, theirs = classes(leaves), classes(other_leaves)
-    if not any(leaf.aliases and theirs[(leaf.size, leaf.dtype_kind)] > mine[(leaf.size, leaf.dtype_kind)] for leaf in leaves):
+    def split(leaf):
+        return leaf.aliases and theirs[(leaf.size, leaf.dtype_kind)] > mine[(leaf.size, leaf.dtype_kind)]
+
+    if not any(split(leaf) for leaf in leaves):
         return leaves
     placed = []
     for k, leaf in enumerate(leaves):
-        if not (leaf.aliases and theirs[(leaf.size, leaf.dtype_kind)] > mine[(leaf.size, leaf.dtype_kind)]):
+        if not split(leaf):
             placed.append(((k, 0), leaf))
             continue
         names = (leaf.name,) + leaf.aliases

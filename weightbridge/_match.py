@@ -49,8 +49,16 @@ class Problem:
 
 
 def with_structure(problem):
-    """The problem with its matched modules: leaves pair only inside the module pair that owns them."""
-    return dataclasses.replace(problem, modules=match_modules(problem.my_leaves, problem.their_leaves, problem.hints))
+    """The problem with its matched modules: leaves pair only inside the module pair that owns them. Read up
+    to the leaf-level size; beyond it templates settle the problem."""
+    if not _small_enough(problem):
+        return problem
+    with stage("pairing modules"):
+        return dataclasses.replace(problem, modules=match_modules(problem.my_leaves, problem.their_leaves, problem.hints))
+
+
+def _small_enough(problem):
+    return len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT
 
 
 def read_problem(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(), **_):
@@ -210,14 +218,12 @@ def _runner_up(graph, m, t):
 def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_outputs=False):
     """Runs the pipeline on a read problem and returns the mapping: on its templates where the leaves
     repeat, else (or when templates cannot settle a problem small enough) leaf by leaf."""
-    if len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT:
-        with stage("pairing modules"):
-            problem = with_structure(problem)
+    problem = with_structure(problem)
     with stage("matching templates"):
         folded = fold_problem(problem)
     if folded is None:
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs)
-    small_enough = len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT
+    small_enough = _small_enough(problem)
     try:
         small = _solve_leaves(folded.problem, ignore_unmatched_inputs, ignore_unmatched_outputs, folded.solution)
         return unfold(small, folded, problem)
@@ -490,8 +496,7 @@ def cost_graph(their, my, *, in_format=None, out_format=None, in_separator=None,
     """
     problem = read_problem(their, my, in_format=in_format, out_format=out_format, in_separator=in_separator,
                            out_separator=out_separator, hints=hints)
-    if len(problem.my_leaves) + len(problem.their_leaves) <= LEAF_LEVEL_LIMIT:
-        problem = with_structure(problem)
+    problem = with_structure(problem)
     folded = fold_problem(problem)
     if folded is not None:
         return folded.solution[0]

@@ -149,8 +149,10 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
         for node in nodes:
             classes[("exact", tree.bag[node])][side].append(node)
             classes[("coarse", tree.coarse[node])][side].append(node)
-    # Larger modules first; at one size, equal bags before merely equal element counts.
-    ordered = sorted(classes.items(), key=lambda item: (-my_tree.bag[item[1][0][0]][1] if item[1][0] else 0, item[0][0] != "exact"))
+    # Larger modules first (a bag's element count is the class's); at one size, equal bags before merely
+    # equal element counts. A class with no member on one side pairs nothing.
+    ordered = sorted(((key, members) for key, members in classes.items() if all(members)),
+                     key=lambda item: (-my_tree.coarse[item[1][0][0]], item[0][0] != "exact"))
     claimed_my, claimed_their, found = set(), set(), []
     for (kind, _), (my_nodes, their_nodes) in ordered:
         my_nodes = [n for n in my_nodes if n not in claimed_my and not my_tree.inside(n, claimed_my, my_top)]
