@@ -24,7 +24,7 @@ import networkx as nx
 import numpy as np
 from ortools.graph.python import linear_sum_assignment
 
-from .cover import solve_cover
+from .cover import Cover, solve_cover
 
 SCALE = 1000
 
@@ -105,7 +105,7 @@ def _margin_lower_bounds(num_rows, num_cols, arcs, left_mate):
 
 
 def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatched_cost, tolerance, exact_below=math.inf,
-                     node_tolerance=None):
+                     node_tolerance=None, memo=None):
     """Solves the assignment of `left` to `right` nodes over the edges of `graph`.
 
     Args:
@@ -118,6 +118,9 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
             assignments of equal cost (lower wins).
         exact_below: margins are computed exactly (one more solve each) up to this value; a margin
             whose lower bound already reaches it is reported as that lower bound.
+        memo: a dict kept across calls on graphs that differ in a few components (a problem solved
+            again without one hint): a component whose nodes, edges and settings are unchanged reuses
+            its solution instead of being solved again.
     """
     left, right = list(left), list(right)
     left_set, right_set = set(left), set(right)
@@ -135,56 +138,22 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
     node_tolerance = node_tolerance or {}
     for component in components:
         tolerance_integer = max([_integer(tolerance)] + [_integer(node_tolerance[n]) for n in component if n in node_tolerance])
-        if members and not component.isdisjoint(members):
-            cover = _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak,
-                                           unmatched_integer, tolerance_integer, exact_below)
-            pairs.update(cover.pairs)
-            margins.update(cover.margins)
-            alternatives.update(cover.alternatives)
-            total += cover.cost
-            continue
-        rows = sorted((n for n in component if n in left_set), key=order.get)
-        cols = sorted((n for n in component if n in right_set), key=order.get)
-        if not rows or not cols:
-            continue
-        row_index = {n: i for i, n in enumerate(rows)}
-        col_index = {n: i for i, n in enumerate(cols)}
-        edges = list(graph.edges(rows, data=True))  # every edge of the component touches a left node
-        arcs = [(row_index[u], col_index[v]) if u in row_index else (row_index[v], col_index[u]) for u, v, _ in edges]
-        arc_rows, arc_cols = (np.array(x, dtype=np.int64) for x in zip(*arcs))
-        primary = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64)
-        secondary = np.array([d.get(tiebreak, 0) if tiebreak else 0 for _, _, d in edges], dtype=np.int64)
-        # Lexicographic objective: the primary cost dominates any assignment's sum of tie-breaks.
-        # Tie-breaks are clipped where needed so that costs stay far from int64 overflow: the cost
-        # scaling of SimpleLinearSumAssignment needs costs below about 2**63 / (3 n**2) for n left nodes
-        # of the balanced problem (it refuses larger ones with POSSIBLE_OVERFLOW).
-        n = len(rows) + len(cols)
-        room = 2**60 // ((int(max(primary.max(), unmatched_integer)) + 1) * (n + 1) ** 2)
-        secondary = np.minimum(secondary, max(room // (len(rows) + 1), 0))
-        factor = len(rows) * int(secondary.max()) + 1
-        arc_costs = primary * factor + secondary
-        best, mate, arcs, left_mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
-        bounds = _margin_lower_bounds(len(rows), len(cols), arcs, left_mate)
-        matched = sum(m >= 0 for m in mate)
-        total += best / factor / SCALE
-        for r, c in enumerate(mate):
-            if c < 0:
-                continue
-            pairs[rows[r]] = cols[c]
-            keep = ~((arc_rows == r) & (arc_cols == c))
-            if not ((arc_rows == r) & keep).any() and not ((arc_cols == c) & keep).any():
-                margins[rows[r]] = math.inf  # neither has another candidate: any alternative loses the pair
-                continue
-            if bounds[r] >= exact_below_integer * factor:
-                margins[rows[r]] = bounds[r] / factor / SCALE
-                continue
-            second, second_mate, _, _ = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer * factor)
-            if sum(m >= 0 for m in second_mate) < matched:
-                margins[rows[r]] = math.inf
-                continue
-            margins[rows[r]] = (second - best) / factor / SCALE
-            if second - best <= tolerance_integer * factor:
-                alternatives[rows[r]] = {rows[i]: (cols[m] if m >= 0 else None) for i, m in enumerate(second_mate) if m != mate[i]}
+        settings = (weight, tiebreak, unmatched_integer, tolerance_integer, exact_below)
+        key = _component_key(graph, component, left_set, members, order, settings) if memo is not None else None
+        solved = memo.get(key) if key is not None else None
+        if solved is None:
+            if members and not component.isdisjoint(members):
+                solved = _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak,
+                                                unmatched_integer, tolerance_integer, exact_below)
+            else:
+                solved = _solve_component(graph, component, left_set, right_set, order, weight, tiebreak,
+                                          unmatched_integer, tolerance_integer, exact_below_integer)
+            if key is not None:
+                memo[key] = solved
+        pairs.update(solved.pairs)
+        margins.update(solved.margins)
+        alternatives.update(solved.alternatives)
+        total += solved.cost
     covered = set()
     for pair in pairs.items():
         for node in pair:
@@ -192,6 +161,66 @@ def solve_assignment(graph, left, right, *, weight="cost", tiebreak=None, unmatc
     unmatched_left = tuple(n for n in left if n not in covered and n not in members)
     unmatched_right = tuple(n for n in right if n not in covered and n not in members)
     return Assignment(pairs, margins, alternatives, unmatched_left, unmatched_right, total)
+
+
+def _solve_component(graph, component, left_set, right_set, order, weight, tiebreak, unmatched_integer, tolerance_integer,
+                     exact_below_integer):
+    """One component without groups, as a linear sum assignment; margins by one more solve per pair where needed."""
+    pairs, margins, alternatives = {}, {}, {}
+    rows = sorted((n for n in component if n in left_set), key=order.get)
+    cols = sorted((n for n in component if n in right_set), key=order.get)
+    if not rows or not cols:
+        return Cover({}, {}, {}, 0.0)
+    row_index = {n: i for i, n in enumerate(rows)}
+    col_index = {n: i for i, n in enumerate(cols)}
+    edges = list(graph.edges(rows, data=True))  # every edge of the component touches a left node
+    arcs = [(row_index[u], col_index[v]) if u in row_index else (row_index[v], col_index[u]) for u, v, _ in edges]
+    arc_rows, arc_cols = (np.array(x, dtype=np.int64) for x in zip(*arcs))
+    primary = np.array([_integer(d[weight]) for _, _, d in edges], dtype=np.int64)
+    secondary = np.array([d.get(tiebreak, 0) if tiebreak else 0 for _, _, d in edges], dtype=np.int64)
+    # Lexicographic objective: the primary cost dominates any assignment's sum of tie-breaks.
+    # Tie-breaks are clipped where needed so that costs stay far from int64 overflow: the cost
+    # scaling of SimpleLinearSumAssignment needs costs below about 2**63 / (3 n**2) for n left nodes
+    # of the balanced problem (it refuses larger ones with POSSIBLE_OVERFLOW).
+    n = len(rows) + len(cols)
+    room = 2**60 // ((int(max(primary.max(), unmatched_integer)) + 1) * (n + 1) ** 2)
+    secondary = np.minimum(secondary, max(room // (len(rows) + 1), 0))
+    factor = len(rows) * int(secondary.max()) + 1
+    arc_costs = primary * factor + secondary
+    best, mate, arcs, left_mate = _solve(len(rows), len(cols), arc_rows, arc_cols, arc_costs, unmatched_integer * factor)
+    bounds = _margin_lower_bounds(len(rows), len(cols), arcs, left_mate)
+    matched = sum(m >= 0 for m in mate)
+    for r, c in enumerate(mate):
+        if c < 0:
+            continue
+        pairs[rows[r]] = cols[c]
+        keep = ~((arc_rows == r) & (arc_cols == c))
+        if not ((arc_rows == r) & keep).any() and not ((arc_cols == c) & keep).any():
+            margins[rows[r]] = math.inf  # neither has another candidate: any alternative loses the pair
+            continue
+        if bounds[r] >= exact_below_integer * factor:
+            margins[rows[r]] = bounds[r] / factor / SCALE
+            continue
+        second, second_mate, _, _ = _solve(len(rows), len(cols), arc_rows[keep], arc_cols[keep], arc_costs[keep], unmatched_integer * factor)
+        if sum(m >= 0 for m in second_mate) < matched:
+            margins[rows[r]] = math.inf
+            continue
+        margins[rows[r]] = (second - best) / factor / SCALE
+        if second - best <= tolerance_integer * factor:
+            alternatives[rows[r]] = {rows[i]: (cols[m] if m >= 0 else None) for i, m in enumerate(second_mate) if m != mate[i]}
+    return Cover(pairs, margins, alternatives, best / factor / SCALE)
+
+
+def _component_key(graph, component, left_set, members, order, settings):
+    """Everything a component's solution depends on: its nodes in order, its edges with their costs and
+    tie-breaks, its groups' members and the solve's settings. Equal keys have equal solutions."""
+    weight, tiebreak = settings[:2]
+    nodes = tuple(sorted(component, key=order.get))
+    edges = frozenset(
+        ((u, v) if u in left_set else (v, u)) + (data[weight], data.get(tiebreak, 0) if tiebreak else 0)
+        for u, v, data in graph.subgraph(nodes).edges(data=True)
+    )
+    return nodes, edges, tuple(tuple(members.get(n, ())) for n in nodes), settings
 
 
 def _solve_cover_component(graph, component, left_set, members, order, weight, tiebreak, unmatched_integer,

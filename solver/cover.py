@@ -58,12 +58,13 @@ def budget_of(edges):
 
 @dataclasses.dataclass(frozen=True)
 class Cover:
-    """The solution of one component, in the terms of :class:`solver.Assignment`."""
+    """The solution of one component, in the terms of :class:`solver.Assignment` (CP-SAT's integer cost
+    here; the component solvers of :mod:`solver.assignment` return it in cost units)."""
 
     pairs: dict
     margins: dict
     alternatives: dict
-    cost: int
+    cost: float
 
 
 class _Budget:

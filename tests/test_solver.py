@@ -122,3 +122,22 @@ def test_the_budget_grows_with_the_edges_between_floor_and_ceiling():
     assert budget_of(3) == cover.FLOOR
     assert budget_of(1000) == pytest.approx(cover.HEADROOM * cover.WORK_PER_EDGE * 1000)
     assert budget_of(10**7) == cover.CEILING
+
+
+def test_memo_solves_again_only_the_components_that_changed(monkeypatch):
+    from solver import assignment
+
+    solved = []
+    original = assignment._solve_component
+    monkeypatch.setattr(assignment, "_solve_component", lambda g, component, *a: solved.append(component) or original(g, component, *a))
+    two_blocks = {(0, 0): 1.0, (0, 1): 2.0, (1, 0): 2.0, (1, 1): 1.0, (2, 2): 1.0, (2, 3): 3.0, (3, 2): 3.0, (3, 3): 1.0}
+    memo = {}
+    first = solve(graph(two_blocks), range(4), range(4), memo=memo)
+    assert len(solved) == 2
+    changed = graph({**two_blocks, (2, 3): 1.0, (3, 2): 1.0})  # the second block now ties
+    again = solve(changed, range(4), range(4), memo=memo)
+    assert solved[2:] == [{("L", 2), ("L", 3), ("R", 2), ("R", 3)}]
+    assert again == solve(changed, range(4), range(4))
+    assert again.margins[("L", 0)] == first.margins[("L", 0)] == 2.0
+    assert again.alternatives == {("L", 2): {("L", 2): ("R", 3), ("L", 3): ("R", 2)},
+                                  ("L", 3): {("L", 2): ("R", 3), ("L", 3): ("R", 2)}}

@@ -46,6 +46,11 @@ class Problem:
     folding: tuple = (None, None)
     # The matched modules (a ModulePairs, per leaf of this problem); None before structure is read.
     modules: object = None
+    # The hints without which other modules would correspond: needed, whatever the leaves say.
+    hints_shaping_modules: frozenset = frozenset()
+    # The solver's memo (see solve_assignment): solving again without a hint re-solves only the
+    # components the hint touches.
+    solved: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 def with_structure(problem):
@@ -54,7 +59,16 @@ def with_structure(problem):
     if not _small_enough(problem):
         return problem
     with stage("pairing modules"):
-        return dataclasses.replace(problem, modules=match_modules(problem.my_leaves, problem.their_leaves, problem.hints))
+        modules = match_modules(problem.my_leaves, problem.their_leaves, problem.hints)
+        shaping = frozenset(
+            hint for hint in problem.hints
+            if match_modules(problem.my_leaves, problem.their_leaves, _without(problem.hints, hint)).pairs != modules.pairs
+        )
+        return dataclasses.replace(problem, modules=modules, hints_shaping_modules=shaping)
+
+
+def _without(hints, hint):
+    return tuple(h for h in hints if h != hint)
 
 
 def _small_enough(problem):
@@ -120,7 +134,7 @@ def solve(problem, graph):
     try:
         return solve_assignment(graph, my_nodes, their_nodes, tiebreak="order_rank", unmatched_cost=UNMATCHED_COST,
                                 tolerance=tolerance_of(graph), exact_below=CONFIDENT_MARGIN,
-                                node_tolerance=graph.graph.get("node_tolerance"))
+                                node_tolerance=graph.graph.get("node_tolerance"), memo=problem.solved)
     except SolveLimitError as limit:
         raise problem_too_large_error(limit, problem.my_leaves, problem.their_leaves) from None
 
@@ -454,8 +468,9 @@ def _check_hints_needed(problem, assignment):
     if not problem.hints:
         return
     for hint in steps(problem.hints, "checking hints"):
-        rest = tuple(h for h in problem.hints if h != hint)
-        _, without = solve_with_structure(problem, rest)
+        if hint in problem.hints_shaping_modules:
+            continue
+        _, without = solve_with_structure(problem, _without(problem.hints, hint))
         if without.pairs == assignment.pairs and not without.alternatives:
             raise HintError(f"hint {hint!r} is never needed: the mapping is the same and unique without it; remove it")
 
