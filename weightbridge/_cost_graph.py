@@ -372,6 +372,14 @@ def features(my, i, their, j, token_weight, transform, seen=None):
     }
 
 
+def reshape_is_evidenced(values):
+    """A reshape (an axis of 1 dropped or added, axes merged or split) joins leaves of one kind (equal leaf
+    names after synonyms), or leaves whose own names and modules both share words. Size alone is no
+    evidence: it would squeeze a leftover tensor (a mask token) into a slot whose own partner is missing.
+    Across the zoo, every reshape of a correct mapping joins leaves of one kind."""
+    return values["leaf_name"] == 0.0 or (values["leaf_name"] < 1.0 and values["module_name"] < 1.0)
+
+
 def edge_cost(feature_values):
     return sum(FEATURE_WEIGHTS[name] * value for name, value in feature_values.items())
 
@@ -446,6 +454,8 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
                 continue
             transform = min(transforms, key=lambda t: t.price)
             values = features(my, i, their, j, token_weight, transform, seen)
+            if transform.price > 0 and not reshape_is_evidenced(values):
+                continue
             if modules is not None and my.ordered and their.ordered and modules.anchors[modules.my_owner[i]]:
                 slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j])
                 if slots_differ:

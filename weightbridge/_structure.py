@@ -8,7 +8,10 @@ its members when the evidence makes the pairing unique:
 - one module on each side: they can only be each other's partner;
 - as many on each side, each side's members a list (paths alike but for their numbers): they pair by
   the rank of their indices, compared by value (``layers.10`` after ``layers.9``), never by string
-  order or by enumeration order.
+  order or by enumeration order;
+- a list longer than the other (a near-miss architecture, a block more or fewer) pairs by index value,
+  where both lists count from the same first index: the blocks without a partner stay unmatched rather
+  than shifting every block after them.
 
 Fused weights change a bag (``qkv`` against ``query``, ``key``, ``value``) but not the number of
 elements under a module: lists of modules also pair on that coarser bag, where the list itself is the
@@ -116,9 +119,9 @@ class _Tree:
 
 
 def _as_list(paths, top):
-    """The members in the order of their indices when they form one list (their paths below `top` are
-    alike but for their numbers, and the numbers tell them apart), else None. Keras and TensorFlow
-    number repeated names from the second on (`layer_norm`, `layer_norm_1`): the first is number 0."""
+    """The members with their indices, in the order of the indices, when they form one list (their paths
+    below `top` are alike but for their numbers, and the numbers tell them apart), else None. Keras and
+    TensorFlow number repeated names from the second on (`layer_norm`, `layer_norm_1`): the first is number 0."""
     relative = [path[len(top):] for path in paths]
     numbered = {part.rsplit("_", 1)[0] for path in relative for part in path if _KERAS_NUMBERED.fullmatch(part)}
     keyed = []
@@ -127,7 +130,20 @@ def _as_list(paths, top):
         keyed.append((template, values))
     if len({template for template, _ in keyed}) != 1 or len({values for _, values in keyed}) != len(keyed):
         return None
-    return [path for _, path in sorted(zip((values for _, values in keyed), paths))]
+    return sorted(zip((values for _, values in keyed), paths))
+
+
+def _list_pairs(my_list, their_list):
+    """Two lists of one class pair by the rank of their indices when they are as long; a list longer than the
+    other (a block more or fewer) pairs by index value, only where both count from the same first index and
+    every index of the shorter list is in the longer one."""
+    if len(my_list) == len(their_list):
+        return [(m, t) for (_, m), (_, t) in zip(my_list, their_list)]
+    mine, theirs = dict(my_list), dict(their_list)
+    shorter, longer = sorted((mine, theirs), key=len)
+    if min(mine) != min(theirs) or not shorter.keys() <= longer.keys():
+        return []
+    return [(mine[values], theirs[values]) for values in sorted(shorter)]
 
 
 def _hints_agree(my_tree, my_node, their_tree, their_node, hints):
@@ -157,17 +173,17 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
     for (kind, _), (my_nodes, their_nodes) in ordered:
         my_nodes = [n for n in my_nodes if n not in claimed_my and not my_tree.inside(n, claimed_my, my_top)]
         their_nodes = [n for n in their_nodes if n not in claimed_their and not their_tree.inside(n, claimed_their, their_top)]
-        if not my_nodes or len(my_nodes) != len(their_nodes):
+        if not my_nodes or not their_nodes:
             continue
-        if len(my_nodes) == 1 and kind == "exact":
+        if len(my_nodes) == len(their_nodes) == 1:
+            if kind != "exact":
+                continue
             chosen = [(my_nodes[0], their_nodes[0])]
-        elif len(my_nodes) > 1:
+        else:
             my_list, their_list = _as_list(my_nodes, my_top), _as_list(their_nodes, their_top)
             if my_list is None or their_list is None:
                 continue
-            chosen = list(zip(my_list, their_list))
-        else:
-            continue
+            chosen = _list_pairs(my_list, their_list)
         if hints and not all(_hints_agree(my_tree, m, their_tree, t, hints) for m, t in chosen):
             continue
         for m, t in chosen:
