@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import weightbridge
+from weightbridge._mapping import format_margin
 
 
 def pair():
@@ -30,14 +31,46 @@ def test_mapping_pairs_transforms_and_table():
     ]
 
 
-def test_explain_shows_the_weighted_features():
+def test_explain_aligns_the_feature_columns_to_the_longest_feature_name():
     their = {"fc.weight": np.ones(4), "fc.bias": np.ones(4)}
     my = {"fc": {"scale": np.ones(4), "offset": np.ones(4)}}
-    text = weightbridge.match(their, my).explain("fc/scale")
-    assert text.splitlines()[0] == "fc/scale <- fc.weight"
-    assert text.splitlines()[1] == "  transform: (as is)"
-    assert "  leaf_name        3.0    0.000      3.000" in text.splitlines()
-    assert text.splitlines()[-1] == "  runner-up: fc.bias"
+    assert weightbridge.match(their, my).explain("fc/scale") == (
+        "fc/scale <- fc.weight\n"
+        "  transform: (as is)\n"
+        "  cost 0.000, margin >=1.000\n"
+        "  feature             weight  chosen  runner-up\n"
+        "  leaf_name              3.0   0.000      3.000\n"
+        "  module_name            1.0   0.000      0.000\n"
+        "  name_suffix            3.0   0.000      0.000\n"
+        "  block_index            1.0   0.000      0.000\n"
+        "  order                  4.0   0.000      0.000\n"
+        "  layout_change          1.0   0.000      0.000\n"
+        "  structure              2.0   0.000      0.000\n"
+        "  layout_consistency     1.0   0.000      0.000\n"
+        "  concat_order           1.0   0.000      0.000\n"
+        "  runner-up: fc.bias"
+    )
+
+
+def test_explain_without_a_runner_up_has_no_runner_up_column():
+    text = weightbridge.match({"fc.weight": np.ones((3, 2))}, {"fc.weight": np.ones((3, 2))}).explain("fc.weight")
+    assert text.splitlines()[3:5] == ["  feature             weight  chosen", "  leaf_name              3.0   0.000"]
+    assert text.splitlines()[-1] == "  runner-up: none (no other weight has a compatible shape and dtype)"
+
+
+def test_margins_from_one_on_print_alike_in_the_table_and_the_explanation():
+    # The solver proves 3.0 here (swapping both pairs costs 6.0); from 1.0 on it reports lower bounds only.
+    their = {"fc.weight": np.ones(4), "fc.bias": np.ones(4)}
+    mapping = weightbridge.match(their, {"fc": {"scale": np.ones(4), "offset": np.ones(4)}})
+    assert [pair.margin for pair in mapping.pairs] == [3.0, 3.0]
+    assert mapping.table().splitlines() == [
+        "my         their      transform  margin",
+        "fc/scale   fc.weight  =          >=1.000",
+        "fc/offset  fc.bias    =          >=1.000",
+    ]
+    assert mapping.explain("fc/offset").splitlines()[2] == "  cost 0.000, margin >=1.000"
+    assert [format_margin(m) for m in (0.0, 0.25, 0.9996, 1.0, 3.0, math.inf)] == [
+        "0.000", "0.250", "1.000", ">=1.000", ">=1.000", "inf"]
 
 
 def test_save_load_apply_round_trip(tmp_path):

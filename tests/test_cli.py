@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 import types
@@ -361,6 +362,39 @@ def test_match_explains_a_weight_and_refuses_an_unknown_one(tmp_path, model_pair
 
     assert run(args + ["--explain", "nothing"]) == 1
     assert capsys.readouterr().err == "weightbridge match: error: MY has no matched weight 'nothing'\n"
+
+
+def test_match_table_and_explain_print_the_same_margin(tmp_path, capsys):
+    """A post-norm layer in miniature, both sides sorted: the norms beside the fused biases are solved with
+    CP-SAT, which stops at a margin of 1.0, the hinted ones by the assignment, which proves 3.0; both are lower
+    bounds of the same swap and print alike."""
+    import weightbridge
+
+    their = [f"layer.attention.self.{p}.bias" for p in ("query", "key", "value")] + ["layer.attention.output.dense.bias"]
+    their += [f"layer.{m}.LayerNorm.{k}" for m in ("attention.output", "output") for k in ("weight", "bias")]
+    save_file({name: np.ones(4, np.float32) for name in their}, tmp_path / "their.safetensors")
+    my = {"layer.norm1.bias": 4, "layer.norm1.weight": 4, "layer.norm2.bias": 4, "layer.norm2.weight": 4,
+          "layer.self_attn.in_proj_bias": 12, "layer.self_attn.out_proj.bias": 4}
+    save_signature({name: TensorSignature((size,), np.float32) for name, size in my.items()}, tmp_path / "my.json")
+    hint = ("norm1", "attention.output.LayerNorm")
+    mapping = weightbridge.match(load_lazy(tmp_path / "their.safetensors"), load_lazy(tmp_path / "my.json"), hints=[hint])
+    assert [pair.margin for pair in mapping.pairs] == [3.0, 3.0, 1.0, 1.0, 1.0, 1.0]
+    args = ["match", str(tmp_path / "their.safetensors"), str(tmp_path / "my.json"), "--hint", *hint]
+
+    assert run(args) == 0
+    assert [re.split(r"\s{2,}", row) for row in capsys.readouterr().out.splitlines()] == [
+        ["my", "their", "transform", "margin"],
+        ["layer.norm1.bias", "layer.attention.output.LayerNorm.bias", "=", ">=1.000"],
+        ["layer.norm1.weight", "layer.attention.output.LayerNorm.weight", "=", ">=1.000"],
+        ["layer.norm2.bias", "layer.output.LayerNorm.bias", "=", ">=1.000"],
+        ["layer.norm2.weight", "layer.output.LayerNorm.weight", "=", ">=1.000"],
+        ["layer.self_attn.in_proj_bias", "layer.attention.self.query.bias + layer.attention.self.key.bias + "
+         "layer.attention.self.value.bias", "a, b, c -> (a + b + c)", ">=1.000"],
+        ["layer.self_attn.out_proj.bias", "layer.attention.output.dense.bias", "=", ">=1.000"],
+    ]
+    for name in ("layer.norm1.weight", "layer.norm2.weight"):
+        assert run(args + ["--explain", name]) == 0
+        assert capsys.readouterr().out.splitlines()[2] == f"  cost {mapping[name].cost:.3f}, margin >=1.000"
 
 
 def test_saved_mapping_converts_without_matching(tmp_path, model_pair, monkeypatch, capsys):

@@ -1,4 +1,5 @@
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -31,6 +32,54 @@ def test_ambiguity_shows_the_tied_weights_the_missing_evidence_and_the_hint():
     )
     assert error.value.hints == [("expand", "conv1")]
     assert error.value.groups == ((("block6/expand/w", "block6/reduce/w"), ("backbone.layer3.5.conv1.weight", "backbone.layer3.5.conv3.weight")),)
+
+
+def test_an_ambiguity_carries_the_mapping_its_rows_propose_with_the_tied_weights_marked():
+    their, my = ambiguous_pair()
+    with pytest.raises(weightbridge.AmbiguityError) as error:
+        weightbridge.adapt(their, my)
+    tentative = error.value.tentative
+    assert [(p.my, p.their, p.transform, p.margin, p.runner_up) for p in tentative.pairs] == [
+        ("block6/expand/w", ("backbone.layer3.5.conv1.weight",), "", 0.0, "backbone.layer3.5.conv3.weight"),
+        ("block6/reduce/w", ("backbone.layer3.5.conv3.weight",), "", 0.0, "backbone.layer3.5.conv1.weight"),
+    ]
+    # Tied: the runner-up has the very features of the partner, and so the same cost.
+    assert [p.features == p.runner_up_features and p.features["name_suffix"] == 1.0 for p in tentative.pairs] == [True, True]
+    assert tentative.pairs[0].cost == tentative.pairs[1].cost
+    assert error.value.tied == {"block6/expand/w": 1, "block6/reduce/w": 1}
+    assert (tentative.unmatched_my, tentative.unmatched_their) == ((), ())
+    # The proposed hint makes exactly this mapping, for sure.
+    assert [(p.my, p.their) for p in weightbridge.match(their, my, hints=error.value.hints)] == [(p.my, p.their) for p in tentative]
+
+
+def test_an_ambiguity_of_repeated_blocks_carries_every_weight_of_every_block():
+    their = {f"layers.{i}.{m}.weight": np.ones(4) for i in range(3) for m in ("norm_a", "norm_b")}
+    their.update({f"layers.{i}.fc.weight": np.ones((8, 4)) for i in range(3)})
+    my = {f"blocks.{i}.{m}.scale": np.ones(4) for i in range(3) for m in ("first", "second")}
+    my.update({f"blocks.{i}.fc.weight": np.ones((8, 4)) for i in range(3)})
+    # Sorted, neither order is evidence: the templates tie and the error speaks of them.
+    their, my = dict(sorted(their.items())), dict(sorted(my.items()))
+    with pytest.raises(weightbridge.AmbiguityError, match="blocks.0.first.scale \\(4,\\) and 2 more alike") as error:
+        weightbridge.match(their, my)
+    assert [(p.my, p.their[0], p.margin) for p in error.value.tentative.pairs] == [
+        (f"blocks.{i}.{m}", f"layers.{i}.{t}.weight", margin)
+        for i in range(3) for m, t, margin in (("fc.weight", "fc", math.inf), ("first.scale", "norm_a", 0.0), ("second.scale", "norm_b", 0.0))
+    ]
+    assert error.value.tied == {f"blocks.{i}.{m}.scale": 1 for m in ("first", "second") for i in range(3)}
+    hinted = weightbridge.match(their, my, hints=error.value.hints)
+    assert [(p.my, p.their) for p in hinted] == [(p.my, p.their) for p in error.value.tentative]
+
+
+def test_an_open_axis_order_carries_the_mapping_with_that_weight_tied():
+    rng = np.random.default_rng(0)
+    their = {"m.a.weight": rng.standard_normal((4, 6)), "m.b.weight": rng.standard_normal((3, 5)), "m.c.weight": rng.standard_normal((4, 4))}
+    my = {"m.a.weight": np.zeros((6, 4)), "m.b.weight": np.zeros((3, 5)), "m.c.weight": np.zeros((4, 4))}
+    with pytest.raises(weightbridge.AmbiguityError, match="^the axis order of my 'm.c.weight'") as error:
+        weightbridge.match(their, my)
+    # The open weight keeps its first candidate layout, as it is.
+    assert [(p.my, p.their, p.transform) for p in error.value.tentative.pairs] == [
+        ("m.a.weight", ("m.a.weight",), "a b -> b a"), ("m.b.weight", ("m.b.weight",), ""), ("m.c.weight", ("m.c.weight",), "")]
+    assert error.value.tied == {"m.c.weight": 1}
 
 
 def test_hint_settles_tied_projections():

@@ -180,6 +180,19 @@ def test_an_order_hint_also_settles_a_split():
     assert [(p.my, p.part) for p in mapping.pairs if "gate_up" in p.their[0]][:2] == [("layers.0.ffn.lin_a.weight", 0), ("layers.0.ffn.lin_c.weight", 1)]
 
 
+def test_a_fused_tie_carries_the_pieces_in_the_order_its_first_rows_propose():
+    their, my = gated(("lin_a", "lin_b", "lin_c"), ("gate_up_proj", "down_proj"), sorted_their=True)
+    for source, target, hints in ((their, my, [("gate_up_proj", "lin_a + lin_c")]), (my, their, [("lin_a + lin_c", "gate_up_proj")])):
+        with pytest.raises(weightbridge.AmbiguityError) as raised:
+            weightbridge.match(source, target)
+        assert raised.value.hints == hints
+        proposed = [(p.my, p.their, p.transform, p.part) for p in weightbridge.match(source, target, hints=hints)]
+        assert [(p.my, p.their, p.transform, p.part) for p in raised.value.tentative] == proposed
+    # The split: both pieces of both layers are tied, in the order the hint names them.
+    assert raised.value.tied == {f"layers.{l}.ffn.{piece}.weight": 1 for piece in ("lin_a", "lin_c") for l in range(2)}
+    assert proposed[0] == ("layers.0.ffn.lin_a.weight", ("layers.0.mlp.gate_up_proj.weight",), "(a + b) i -> a i, b i", 0)
+
+
 def test_an_order_hint_naming_missing_pieces_is_an_error():
     their, my = gated(("lin_a", "lin_b", "lin_c"), ("gate_up_proj", "down_proj"), sorted_their=True)
     with pytest.raises(weightbridge.HintError, match="hint \\('gate_up_proj', 'lin_a \\+ lin_d'\\): no weight of `their` contains 'lin_d'"):

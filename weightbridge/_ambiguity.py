@@ -20,8 +20,8 @@ _MISSING = {
 }
 
 
-def tied_groups(assignment):
-    """Connected groups of `my` and `their` nodes that a tied runner-up reassigns."""
+def _tie_components(assignment):
+    """The nodes that tied runner-ups reassign, as connected groups ordered by their first `my` leaf."""
     ties = nx.Graph()
     for left, changed in assignment.alternatives.items():
         ties.add_node(left)
@@ -31,12 +31,24 @@ def tied_groups(assignment):
                 ties.add_edge(row, assignment.pairs[row])
             if col is not None:
                 ties.add_edge(row, col)
-    groups = []
-    for component in nx.connected_components(ties):
-        mine = sorted(n for n in component if n[0] == "my")
-        theirs = sorted(n for n in component if n[0] == "their")
-        groups.append((mine, theirs))
-    return sorted(groups, key=lambda g: g[0][0][1] if g[0] else 0)
+    return sorted(nx.connected_components(ties), key=lambda c: min((n[1] for n in c if n[0] == "my"), default=0))
+
+
+def tied_groups(assignment):
+    """Connected groups of `my` and `their` nodes that a tied runner-up reassigns."""
+    return [(sorted(n for n in component if n[0] == "my"), sorted(n for n in component if n[0] == "their"))
+            for component in _tie_components(assignment)]
+
+
+def tied_my_names(graph, assignment, my_leaves):
+    """Each `my` leaf that a tie moves (a fused group through its members), with the number of its group."""
+    tied = {}
+    for number, component in enumerate(_tie_components(assignment), 1):
+        for node in sorted(component):
+            if node[0] in ("my", "my group"):
+                for leaf in _leaf_nodes(graph, node):
+                    tied.setdefault(my_leaves[leaf[1]].name, number)
+    return tied
 
 
 def propose_hints(graph, group, pairs, my_leaves, their_leaves):
@@ -143,16 +155,21 @@ def _missing_evidence(graph, group, pairs, alternatives, my_ordered, their_order
     return missing
 
 
-def ambiguity_error(graph, assignment, my_leaves, their_leaves, my_ordered, their_ordered, tolerance, settle=None):
-    """The AmbiguityError for a solution with ties. `settle(hints)`, if given, returns the smallest
-    sub-list of the proposed hints that still makes the mapping unique (or the list as it is)."""
-    groups = tied_groups(assignment)
+def proposed_pairing(graph, assignment, my_leaves, their_leaves):
+    """The chosen pairs with each tied group in its likeliest tied pairing: the rows the error shows."""
     my_ranks, their_ranks = natural_ranks(my_leaves), natural_ranks(their_leaves)
-    # Each group takes its likeliest tied pairing; hints are then chosen against all of them together.
     pairing = dict(assignment.pairs)
-    for group in groups:
+    for group in tied_groups(assignment):
         best, _ = _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks)
         pairing.update({m: best[m] for m in group[0] if m in best})
+    return pairing
+
+
+def ambiguity_error(graph, assignment, pairing, my_leaves, their_leaves, my_ordered, their_ordered, tolerance, settle=None):
+    """The AmbiguityError for a solution with ties, showing the `proposed_pairing`. `settle(hints)`, if given,
+    returns the smallest sub-list of the proposed hints that still makes the mapping unique (or the list as it is)."""
+    groups = tied_groups(assignment)
+    # Hints are chosen against the likeliest pairing of all groups together.
     all_hints, blocks = [], []
     for group in groups:
         hints, _ = propose_hints(graph, group, pairing, my_leaves, their_leaves)

@@ -75,9 +75,12 @@ def _parser() -> argparse.ArgumentParser:
 
     match = commands.add_parser(
         "match", help="show which weights of THEIR make which weights of MY, and why",
-        description="Match THEIR to MY without converting anything: print the mapping table "
-        "(my name, their name(s), einx transform, margin), the rules it follows, or the "
-        "evidence for one weight; save the mapping or an HTML report.",
+        description="Match THEIR to MY without converting anything: print the mapping table\n"
+        "(my name, their name(s), einx transform, margin), the rules it follows, or the evidence\n"
+        "for one weight; save the mapping or an HTML report.\n\n"
+        "The margin is how much more the best mapping without that pair costs. From 1 on the\n"
+        "solver proves a lower bound only, so the table, --explain and the report print every\n"
+        "such margin as >=1.000.",
         epilog=_MATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     match.add_argument("their", metavar="THEIR", help="checkpoint holding the weights")
     match.add_argument("my", metavar="MY", help="checkpoint or signature .json of the target model")

@@ -36,12 +36,18 @@ class AmbiguityError(WeightbridgeError):
         groups: the tied groups, each a pair ``(my_names, their_names)``.
         hints: hints ``(my_substring, their_substring)`` that settle the ambiguity
             (empty when no hint can, e.g. an undecidable axis order).
+        tentative: the :class:`Mapping` the solver would return if the rows the message shows were right,
+            every pair with its transform, cost, margin, features and runner-up; for looking at, not for
+            converting (None when not known).
+        tied: the `my` weights the ambiguity leaves open, each with the number of its tied group.
     """
 
-    def __init__(self, message, groups=(), hints=()):
+    def __init__(self, message, groups=(), hints=(), tentative=None, tied=None):
         super().__init__(message)
         self.groups = tuple(groups)
         self.hints = list(hints)
+        self.tentative = tentative
+        self.tied = dict(tied or {})
 
 
 class ProblemTooLargeError(WeightbridgeError):

@@ -404,11 +404,11 @@ def _partner_substring(name):
     return own[-1] if own else name
 
 
-def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
-    """The AmbiguityError for ties that involve fused groups: each tied fused weight with the chosen and the
-    tied way of putting it together, and an order hint that names the members in order."""
-
-    blocks, groups, hints, layout_ties = [], [], [], 0
+def _fused_ties(graph, assignment):
+    """Each tied fused weight once: ``(changed, group, single, grouped, options)``, `options` being the chosen and
+    the tied way of putting it together in the order the error shows them: the one whose pieces keep their
+    enumeration order first, the likelier truth."""
+    seen = set()
     for left, changed in assignment.alternatives.items():
         right = assignment.pairs[left]
         group = graph.edges[left, right].get("group")
@@ -421,17 +421,39 @@ def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
             continue
         single = left if not is_group(left) else right
         grouped = right if single is left else left
+        if single in seen:
+            continue
+        seen.add(single)
         tied = changed.get(left) if single is left else next((r for r, c in changed.items() if c == single), None)
-        single_name = graph.nodes[single]["name"]
-        shape = graph.nodes[single]["shape"]
-        sides = ("my", "their") if group.side == "their" else ("their", "my")
-        # The option whose pieces keep their enumeration order is shown first and hinted: the likelier truth.
         options = [grouped] + ([tied] if tied is not None else [])
         options.sort(key=lambda node: (_out_of_order(graph.nodes[node].get("group")), graph.nodes[node]["name"],
                                        graph.nodes[node]["group"].transform.expression if is_group(node) else ""))
+        yield changed, group, single, grouped, options
+
+
+def proposed_fused_pairing(graph, assignment):
+    """The chosen pairs with each tied fused weight put together as the error's first row shows it."""
+    pairing = dict(assignment.pairs)
+    for changed, _, _, grouped, options in _fused_ties(graph, assignment):
+        if options[0] != grouped:
+            for m, t in changed.items():
+                if t is None:
+                    pairing.pop(m, None)
+                else:
+                    pairing[m] = t
+    return pairing
+
+
+def fused_ambiguity_error(graph, assignment, my_leaves, their_leaves):
+    """The AmbiguityError for ties that involve fused groups: each tied fused weight with the chosen and the
+    tied way of putting it together, and an order hint that names the members in order."""
+
+    blocks, groups, hints, layout_ties = [], [], [], 0
+    for _, group, single, _, options in _fused_ties(graph, assignment):
+        single_name = graph.nodes[single]["name"]
+        shape = graph.nodes[single]["shape"]
+        sides = ("my", "their") if group.side == "their" else ("their", "my")
         texts = [graph.nodes[node]["name"] for node in options] + ["(something else)"] * (2 - len(options))
-        if any(single_name == g[0][0] for g in groups):
-            continue
         proposed = graph.nodes[options[0]].get("group")
         groups.append(((single_name,), tuple(texts[0].split(ORDER_SEPARATOR))))
         if texts[0] == texts[1]:

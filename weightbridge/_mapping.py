@@ -7,7 +7,7 @@ import os
 import re
 import tempfile
 
-from ._cost_graph import FEATURE_WEIGHTS
+from ._cost_graph import CONFIDENT_MARGIN, FEATURE_WEIGHTS
 from ._decode import as_like, materialise, transform
 from ._errors import TreeError
 from ._leaves import infer_separator, read_leaves, rebuild
@@ -29,8 +29,9 @@ class Pair:
         axes: axis sizes the expression needs, as ``((name, size), ...)``.
         cost: the edge cost, the sum of the weighted features.
         margin: how much more the best assignment without this pair costs (``inf``: no alternative).
-            Margins are exact below 1.0; a larger one is a lower bound (from the solver's dual
-            potentials), which is all a sure pair needs.
+            Margins are exact below 1.0; from 1.0 on they are lower bounds (the solver's dual
+            potentials, or 1.0 where CP-SAT stops looking), which is all a sure pair needs; they
+            print as ``>=1.000``.
         features: the feature values of this pair (each in [0, 1]).
         runner_up: the next-best `their` candidate for this `my` leaf, or None.
         runner_up_features: its feature values.
@@ -82,12 +83,13 @@ class Mapping:
         return iter(self.pairs)
 
     def table(self, smallest_first=False):
-        """The mapping as aligned text: my name, their name, transform, margin; in the order of `my`,
-        or with the smallest margins (the closest decisions) first."""
+        """The mapping as aligned text: my name, their name, transform, margin (``>=1.000`` from 1 on, where
+        the solver proves a lower bound only); in the order of `my`, or with the smallest margins (the
+        closest decisions) first."""
         rows = [("my", "their", "transform", "margin")]
         pairs = sorted(self.pairs, key=lambda p: p.margin) if smallest_first else self.pairs
         for pair in pairs:
-            rows.append((pair.my, " + ".join(pair.their), pair.transform or "=", _format_margin(pair.margin)))
+            rows.append((pair.my, " + ".join(pair.their), pair.transform or "=", format_margin(pair.margin)))
         for name in self.unmatched_my:
             rows.append((name, "(kept: no partner)", "", ""))
         widths = [max(len(row[k]) for row in rows) for k in range(3)]
@@ -97,7 +99,7 @@ class Mapping:
         """Why `my_name` got its partner: the weighted features of the chosen edge and of the runner-up."""
         pair = self[my_name]
         lines = [f"{pair.my} <- {' + '.join(pair.their)}", f"  transform: {pair.transform or '(as is)'}"]
-        lines.append(f"  cost {pair.cost:.3f}, margin {_format_margin(pair.margin)}")
+        lines.append(f"  cost {pair.cost:.3f}, margin {format_margin(pair.margin)}")
         lines.append(_feature_table(pair.features, pair.runner_up, pair.runner_up_features))
         return "\n".join(lines)
 
@@ -407,20 +409,28 @@ def write_text_atomically(path, text):
         raise
 
 
-def _format_margin(margin):
-    return "inf" if math.isinf(margin) else f"{margin:.3f}"
+def format_margin(margin):
+    """A margin as the table, the explanation and the report print it. From CONFIDENT_MARGIN on the solver
+    proves only a lower bound (its ``exact_below``), which differs by solver path, so such margins print alike."""
+    if math.isinf(margin):
+        return "inf"
+    if margin >= CONFIDENT_MARGIN:
+        return f">={CONFIDENT_MARGIN:.3f}"
+    return f"{margin:.3f}"
 
 
 def _feature_table(chosen, runner_up, runner_up_features):
-    header = f"  {'feature':<13} {'weight':>6} {'chosen':>8}"
-    if runner_up is not None:
-        header += f" {'runner-up':>10}"
-    lines = [header]
+    """The weighted features as columns as wide as their widest cell."""
+    header = ["feature", "weight", "chosen"] + (["runner-up"] if runner_up is not None else [])
+    rows = [header]
     for name, weight in FEATURE_WEIGHTS.items():
-        line = f"  {name:<13} {weight:>6.1f} {weight * chosen.get(name, 0.0):>8.3f}"
+        row = [name, f"{weight:.1f}", f"{weight * chosen.get(name, 0.0):.3f}"]
         if runner_up is not None:
-            line += f" {weight * runner_up_features.get(name, 0.0):>10.3f}"
-        lines.append(line)
+            row.append(f"{weight * runner_up_features.get(name, 0.0):.3f}")
+        rows.append(row)
+    widths = [max(len(row[k]) for row in rows) for k in range(len(header))]
+    lines = ["  " + "  ".join([row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])])
+             for row in rows]
     if runner_up is not None:
         lines.append(f"  runner-up: {runner_up}")
     else:

@@ -5,14 +5,16 @@ import dataclasses
 from solver import SolveLimitError, solve_assignment
 
 from . import _names
-from ._ambiguity import ambiguity_error, layout_ambiguity_error
+from ._ambiguity import ambiguity_error, layout_ambiguity_error, proposed_pairing, tied_my_names
 from ._cost_graph import (
     CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, order_is_informative, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
 from ._formats import resolve_format
-from ._fusion import ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted
+from ._fusion import (
+    ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted, proposed_fused_pairing,
+)
 from ._leaves import infer_separator, read_leaves, split_tied
 from ._limits import problem_too_large_error
 from ._mapping import Mapping, Pair
@@ -143,29 +145,33 @@ def tolerance_of(graph):
     return TOLERANCE if graph.graph["ordered"] else TOLERANCE_WITHOUT_ORDER
 
 
-def settle_layouts(problem, graph, assignment):
+def settle_layouts(problem, graph, pairs):
     """Chooses the layout of every pair whose shape fits several (square weights): the one that the
-    weights of the same kind in the nearest enclosing module prove by their non-square shapes."""
-    evidence = layout_evidence(assignment.pairs.items(), graph, problem.my_leaves, problem.their_leaves)
-    chosen = {}
-    for m, t in assignment.pairs.items():
+    weights of the same kind in the nearest enclosing module prove by their non-square shapes. Returns
+    the layouts and the AmbiguityError of the first pair they leave open (None if none), which keeps its
+    first layout for a tentative mapping."""
+    evidence = layout_evidence(pairs.items(), graph, problem.my_leaves, problem.their_leaves)
+    chosen, open_error = {}, None
+    for m, t in pairs.items():
         layouts = graph.edges[m, t]["layouts"]
+        chosen[m] = layouts[0]
         if len(layouts) == 1 or is_group(m) or is_group(t):
-            chosen[m] = layouts[0]
             continue
         options = {layout.layout for layout in layouts}
-        decided = "keep" if "keep" in options else None
+        conflicting, decided = options, ("keep" if "keep" in options else None)
         for seen in nearest_evidence(evidence, problem.my_leaves[m[1]].parts):
             fitting = {o for o in options if all(compatible(o, e) for e in seen)}
             if not fitting:
-                raise layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], seen)
+                conflicting, decided = seen, None
+                break
             decided = fitting.pop() if len(fitting) == 1 else None
             if decided is not None:
                 break
         if decided is None:
-            raise layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], options)
-        chosen[m] = next(layout for layout in layouts if layout.layout == decided)
-    return chosen
+            open_error = open_error or layout_ambiguity_error(problem.my_leaves[m[1]], problem.their_leaves[t[1]], conflicting)
+        else:
+            chosen[m] = next(layout for layout in layouts if layout.layout == decided)
+    return chosen, open_error
 
 
 def _similarity(a, b):
@@ -243,12 +249,12 @@ def solve_problem(problem, *, ignore_unmatched_inputs=False, ignore_unmatched_ou
         return unfold(small, folded, problem)
     except AmbiguityError as ambiguous:
         if not small_enough:
-            raise
+            raise _unfolded_error(ambiguous, folded, problem) from None
         # Every index may add the evidence the templates lack; where it does not, the templates'
         # error stands if its hints follow the templates (then they settle them).
         solution = solve_with_structure(problem)
         if solution[1].alternatives and _hints_follow_templates(ambiguous.hints, problem, folded.my_templates, folded.their_templates):
-            raise ambiguous from None
+            raise _unfolded_error(ambiguous, folded, problem) from None
         return _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution)
     except ProblemTooLargeError:
         raise  # the leaf-level problem is larger still
@@ -391,26 +397,54 @@ def unfold(small, folded, problem):
     )
 
 
+def _unfolded_error(error, folded, problem):
+    """The templates' AmbiguityError with its tentative mapping and tied weights spelled out leaf by leaf."""
+    members = {leaf.name: template.members for leaf, template in zip(folded.problem.my_leaves, folded.my_templates)}
+    tied = {problem.my_leaves[m].name: number for name, number in error.tied.items() for m in members[name]}
+    return AmbiguityError(str(error), error.groups, error.hints, tentative=unfold(error.tentative, folded, problem), tied=tied)
+
+
 def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, solution=None):
-    """Runs the pipeline on a read problem, one node per leaf; `solution` is its (graph, assignment) if known."""
+    """Runs the pipeline on a read problem, one node per leaf; `solution` is its (graph, assignment) if known.
+    An AmbiguityError carries the mapping of the pairs its message shows, the tied ones marked."""
     graph, assignment = solution or solve_with_structure(problem)
     check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatched_outputs)
-    if any(is_group(node) for changed in assignment.alternatives.values() for pair in changed.items() for node in pair if node):
-        raise fused_ambiguity_error(graph, assignment, problem.my_leaves, problem.their_leaves)
-    if assignment.alternatives:
-        raise ambiguity_error(
-            graph, assignment, problem.my_leaves, problem.their_leaves,
+    fused_ties = any(is_group(node) for changed in assignment.alternatives.values() for pair in changed.items() for node in pair if node)
+    pairing = assignment.pairs
+    if fused_ties:
+        pairing = proposed_fused_pairing(graph, assignment)
+    elif assignment.alternatives:
+        pairing = proposed_pairing(graph, assignment, problem.my_leaves, problem.their_leaves)
+    layouts, open_layout = settle_layouts(problem, graph, pairing)
+    mapping = _mapping_of(problem, graph, assignment, pairing, layouts)
+    if fused_ties:
+        error = fused_ambiguity_error(graph, assignment, problem.my_leaves, problem.their_leaves)
+    elif assignment.alternatives:
+        error = ambiguity_error(
+            graph, assignment, pairing, problem.my_leaves, problem.their_leaves,
             order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), tolerance_of(graph),
             settle=lambda hints: _settling_hints(problem, hints),
         )
-    layouts = settle_layouts(problem, graph, assignment)
+    else:
+        error = open_layout
+    if error is not None:
+        # An open layout ties no pairs: its weight is what is left open.
+        tied = tied_my_names(graph, assignment, problem.my_leaves) or {name: 1 for names, _ in error.groups[:1] for name in names}
+        raise AmbiguityError(str(error), error.groups, error.hints, tentative=mapping, tied=tied)
     _check_hints_needed(problem, assignment)
+    return mapping
+
+
+def _mapping_of(problem, graph, assignment, pairing, layouts):
+    """The Mapping of `pairing` (the assignment's pairs, or its proposed pairing where it ties)."""
     pairs = []
-    for m in sorted(assignment.pairs):
-        t = assignment.pairs[m]
+    for m in sorted(pairing):
+        t = pairing[m]
         edge = graph.edges[m, t]
+        # A weight that only a tied alternative pairs is as sure as that tie.
+        margin = assignment.margins.get(m, 0.0)
         if is_group(m) or is_group(t):
-            pairs.extend(fused_pairs(graph, m, t, assignment.margins[m], problem.my_leaves, problem.their_leaves))
+            pairs.extend(fused_pairs(graph, m, t, margin, problem.my_leaves, problem.their_leaves))
             continue
         runner_up, runner_up_features = _runner_up(graph, m, t)
         pairs.append(Pair(
@@ -419,24 +453,24 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
             transform=layouts[m].expression,
             axes=layouts[m].axes,
             cost=edge["cost"],
-            margin=assignment.margins[m],
+            margin=margin,
             features={k: edge[k] for k in FEATURE_WEIGHTS},
             runner_up=graph.nodes[runner_up]["name"] if runner_up else None,
             runner_up_features=runner_up_features,
         ))
     my_index = {leaf.name: leaf.index for leaf in problem.my_leaves}
-    mapping = Mapping(
+    used = set(pairing.values())
+    return Mapping(
         pairs=tuple(sorted(pairs, key=lambda pair: my_index[pair.my])),
         my_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.my_leaves),
         their_signature=tuple((leaf.name, leaf.shape, leaf.dtype) for leaf in problem.their_leaves),
         options=problem.options,
-        unmatched_my=tuple(problem.my_leaves[n[1]].name for n in assignment.unmatched_left),
-        unmatched_their=tuple(problem.their_leaves[n[1]].name for n in assignment.unmatched_right),
+        unmatched_my=tuple(problem.my_leaves[n[1]].name for n in assignment.unmatched_left if n not in pairing),
+        unmatched_their=tuple(problem.their_leaves[n[1]].name for n in assignment.unmatched_right if n not in used),
         graph=graph,
         treedef=problem.my_treedef,
         my_aliases={leaf.name: leaf.aliases for leaf in problem.my_leaves if leaf.aliases},
     )
-    return mapping
 
 
 MAX_HINTS_SETTLED = 16

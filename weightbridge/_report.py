@@ -12,27 +12,29 @@ import math
 from collections import Counter
 
 from ._cost_graph import FEATURE_WEIGHTS
-from ._mapping import write_text_atomically
+from ._fusion import ORDER_SEPARATOR
+from ._mapping import Pair, format_margin, write_text_atomically
 
 
 def report_data(their, my, mapping=None, error=None) -> dict:
-    """What the page shows: rows (ties first, then unmatched, then by margin), both module trees, links."""
-    rows = []
+    """What the page shows: rows (ties first, then unmatched, then by margin), both module trees, links.
+    For an AmbiguityError `error` the rows are those of its tentative mapping: the tied weights first,
+    group by group with the hints that settle them, then the others as for a mapping."""
+    tied = getattr(error, "tied", {})
     if error is not None:
-        for group, (my_names, their_names) in enumerate(getattr(error, "groups", ()), start=1):
-            for name in my_names:
-                rows.append({"my": name, "their": list(their_names), "status": f"tied (group {group})",
-                             "transform": "", "margin": 0.0, "features": {}, "runner_up": None,
-                             "runner_up_features": {}})
+        mapping = getattr(error, "tentative", None)
+    rows = []
     if mapping is not None:
-        for pair in sorted(mapping.pairs, key=lambda p: p.margin):
-            rows.append({"my": pair.my, "their": list(pair.their), "status": "matched",
-                         "transform": pair.transform, "margin": None if math.isinf(pair.margin) else pair.margin,
-                         "features": pair.features, "runner_up": pair.runner_up,
-                         "runner_up_features": pair.runner_up_features})
-        unmatched = [{"my": name, "their": [], "status": "no partner", "transform": "", "margin": None,
-                      "features": {}, "runner_up": None, "runner_up_features": {}} for name in mapping.unmatched_my]
-        rows[:0] = unmatched
+        order = {name: k for k, (name, _, _) in enumerate(mapping.my_signature)}
+        by_my = {pair.my: pair for pair in mapping.pairs}
+        for number in sorted(set(tied.values())):
+            names = sorted((name for name, group in tied.items() if group == number), key=order.get)
+            group = [_row(by_my.get(name) or Pair(name, (), ""), f"tied (group {number})") for name in names]
+            hints = [list(hint) for hint in getattr(error, "hints", []) if any(_pins(hint, row) for row in group)]
+            rows.extend(dict(row, hints=hints) for row in group)
+        rows.extend(_row(Pair(name, (), ""), "no partner") for name in mapping.unmatched_my)
+        status = "matched" if error is None else "tentative"
+        rows.extend(_row(pair, status) for pair in sorted(mapping.pairs, key=lambda p: p.margin) if pair.my not in tied)
     my_separator, their_separator = _separator(my), _separator(their)
     return {
         "rows": rows,
@@ -44,6 +46,20 @@ def report_data(their, my, mapping=None, error=None) -> dict:
         "error": None if error is None else {"message": str(error), "hints": [list(h) for h in getattr(error, "hints", [])]},
         "counts": {"my": len(my), "their": len(their)},
     }
+
+
+def _row(pair, status):
+    return {"my": pair.my, "their": list(pair.their), "status": status, "transform": pair.transform,
+            "margin": None if math.isinf(pair.margin) else pair.margin, "margin_text": format_margin(pair.margin),
+            "features": pair.features, "runner_up": pair.runner_up, "runner_up_features": pair.runner_up_features,
+            "hints": []}
+
+
+def _pins(hint, row):
+    """Whether a hint speaks of a row: its `my` name holds the hint's first part and a partner the second
+    (a part of an order hint: one of its pieces)."""
+    mine, theirs = (part.split(ORDER_SEPARATOR) for part in hint)
+    return any(piece in row["my"] for piece in mine) and any(piece in name for piece in theirs for name in row["their"])
 
 
 def write_report(path, their, my, mapping=None, error=None) -> None:
@@ -100,8 +116,9 @@ table { border-collapse: collapse; margin-top: 0.8em; }
 th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #ddd; vertical-align: top; }
 tr.tied td { background: #fde2e2; }
 tr.none td { background: #fff3cd; }
-.bars { display: grid; grid-template-columns: 10em 9em 9em; gap: 1px 6px; font-size: 11px; }
+.bars { display: grid; grid-template-columns: max-content 9em 9em; gap: 1px 6px; font-size: 11px; }
 .cell { white-space: nowrap; }
+.hint { font-size: 11px; color: #8a2020; word-break: break-all; max-width: 20em; }
 .runner-name { font-size: 11px; color: #8a5a20; word-break: break-all; max-width: 30em; }
 td:first-child, td:nth-child(2) { word-break: break-all; max-width: 26em; }
 .bar { height: 9px; background: #4a7bd0; display: inline-block; }
@@ -147,8 +164,12 @@ function bar(value, runner) {
   return element("span", {className: "cell"}, span, " " + value.toFixed(2));
 }
 
+function paired(row) {
+  return row.status === "matched" || row.status === "tentative";
+}
+
 function evidence(row) {
-  if (!Object.keys(row.features).length) return element("span", {}, row.status === "matched" ? "" : row.status);
+  if (!Object.keys(row.features).length) return element("span", {}, paired(row) ? "" : row.status);
   const shown = Object.entries(weights).filter(([f]) => (row.features[f] || 0) + (row.runner_up_features[f] || 0) > 0);
   const total = features => Object.entries(weights).reduce((sum, [f, w]) => sum + w * (features[f] || 0), 0);
   const grid = element("div", {className: "bars"}, element("b", {}, "cost"), element("b", {}, "chosen " + total(row.features).toFixed(2)),
@@ -164,10 +185,14 @@ function evidence(row) {
 
 const body = document.querySelector("#pairs tbody");
 for (const row of data.rows) {
-  const margin = row.status === "matched" ? (row.margin === null ? "inf" : row.margin.toFixed(3)) : row.status;
+  const margin = element("td", {}, paired(row) ? row.margin_text : row.status);
+  if (row.hints.length) {
+    margin.append(element("div", {className: "hint"},
+      "hint " + row.hints.map(([mine, theirs]) => "(" + JSON.stringify(mine) + ", " + JSON.stringify(theirs) + ")").join(", ")));
+  }
   const tr = element("tr", {className: row.status.startsWith("tied") ? "tied" : row.status === "no partner" ? "none" : ""},
     element("td", {}, row.my), element("td", {}, row.their.join(" + ") || "(none)"),
-    element("td", {}, row.transform || "="), element("td", {}, margin), element("td", {}, evidence(row)));
+    element("td", {}, row.transform || "="), margin, element("td", {}, evidence(row)));
   tr.dataset.text = [row.my, ...row.their, row.transform, row.status].join(" ").toLowerCase();
   body.append(tr);
 }
@@ -188,8 +213,8 @@ applyFilter();
 
 const tied = data.rows.filter(r => r.status.startsWith("tied")).length;
 document.getElementById("summary").textContent = data.counts.my + " my weights, " + data.counts.their +
-  " their weights; " + data.rows.filter(r => r.status === "matched").length + " pairs" +
-  (tied ? ", " + tied + " tied" : "") +
+  " their weights; " + (tied ? tied + " tied, " : "") + data.rows.filter(paired).length +
+  (data.error ? " tentative pairs" : " pairs") +
   (data.unmatched_their.length ? "; their weights left over: " + data.unmatched_their.length : "");
 if (data.error) {
   const box = document.getElementById("error");
