@@ -324,7 +324,10 @@ def add_group_edges(graph, my, their, token_weight, hints, modules=None):
             for m in group.members
         ]
         values = {name: sum(v[name] for v in per_member) / len(per_member) for name in per_member[0]}
-        values.update(_name_evidence(group, members, others, token_weight, order_is_informative(members.leaves)))
+        evidence = _name_evidence(group, members, others, token_weight, order_is_informative(members.leaves))
+        if evidence is None:
+            continue
+        values.update(evidence)
         same_but_order = (group.side, group.partner, frozenset(group.members), group.slices, group.transform.expression)
         scored[same_but_order].append((group, values, member_names))
     groups = []
@@ -350,7 +353,8 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
     """``module_name``: the module tokens all members share, and their own ones when the partner spells every
     piece, against the partner's tokens with fused ones spelled out; ``concat_order``: the share of member pairs that the concatenation takes against the order the
     partner's name spells (``qkv``, ``gate_up_proj``), or, without such a name, against the members'
-    enumeration order; 0 when neither says anything (so that orders tie)."""
+    enumeration order; 0 when neither says anything (so that orders tie). None when the partner's name
+    spells some pieces and not the others: the group is no candidate."""
     from ._cost_graph import _weighted_jaccard
 
     partner = others.leaves[group.partner]
@@ -362,6 +366,8 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
     # ('in_proj') then says nothing for or against any choice of pieces, and their other partners decide.
     member_tokens = set.intersection(*(members.module_tokens[m] for m in group.members))
     spelled = [{t for t in tokens if t in partner_tokens} for tokens in distinguishing]
+    if any(spelled) and not all(spelled):
+        return None  # the partner's name spells pieces, and this group takes one it does not spell (qkv from k, v, o)
     if spelled and all(spelled):
         member_tokens |= set().union(*spelled)
     evidence = {"module_name": 1.0 - _weighted_jaccard(member_tokens, set(partner_tokens), token_weight), "concat_order": 0.0}
