@@ -1,7 +1,7 @@
 """weightbridge: map deep learning weights between implementations of the same architecture."""
 
 from ._adapt import adapt as adapt
-from ._cost_graph import FEATURE_WEIGHTS as FEATURE_WEIGHTS
+from ._features import FEATURE_WEIGHTS as FEATURE_WEIGHTS
 from ._errors import AmbiguityError as AmbiguityError
 from ._errors import DtypeError as DtypeError
 from ._errors import FormatError as FormatError

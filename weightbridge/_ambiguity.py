@@ -2,7 +2,7 @@
 
 import networkx as nx
 
-from ._cost_graph import FEATURE_WEIGHTS
+from ._features import FEATURE_WEIGHTS
 from ._errors import AmbiguityError
 from ._names import natural_key, shortest_distinguishing
 

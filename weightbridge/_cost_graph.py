@@ -8,37 +8,17 @@ from collections import Counter, defaultdict
 import networkx as nx
 
 from . import _names
+from ._features import (
+    CONFIDENT_MARGIN, FEATURE_WEIGHTS, edge_cost, features, index_distance, my_node, path_units, raw_units, reshape_is_evidenced, suffix_distance, their_node,
+)
 from ._formats import format_permutation, weight_kind
 from ._leaves import order_is_informative
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
-# How much each feature weighs in an edge's cost. Every feature lies in [0, 1].
-FEATURE_WEIGHTS = {
-    "leaf_name": 3.0,
-    "module_name": 1.0,
-    "name_suffix": 3.0,
-    "block_index": 1.0,
-    "order": 4.0,
-    "layout_change": 1.0,
-    "structure": 2.0,
-    "layout_consistency": 1.0,
-    # Only edges to fused groups: how far the order inside the concatenation goes against the evidence.
-    "concat_order": 1.0,
-}
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
 # the same order; otherwise modules were defined in another order and names must decide.
 MIN_CONCORDANCE = 0.95
-# Leaving a leaf without a partner costs more than any edge, so the most pairs win first.
-UNMATCHED_COST = sum(weight for name, weight in FEATURE_WEIGHTS.items() if name != "concat_order")
-
-
-def my_node(i):
-    return ("my", i)
-
-
-def their_node(j):
-    return ("their", j)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -63,87 +43,6 @@ def normalised_indices(leaves):
     # Each number becomes (rank, number of siblings).
     ranks = {key: {v: ((r, len(values)) if len(values) > 1 else None) for r, v in enumerate(sorted(values))} for key, values in seen.items()}
     return [tuple(ranks[key][v] for key, v in zip(keys, values)) for (values, _), keys in zip(parsed, keys_of)]
-
-
-def _index_distance(a, b):
-    if not a and not b:
-        return 0.0
-    if not a or not b:
-        return 0.5
-    n = min(len(a), len(b))
-    # Ranks among different numbers of siblings come from different numbering schemes
-    # (torchvision's features.1 is timm's stages.0): they are weak evidence either way.
-    mismatches = sum(1.0 if count == other_count else 0.25 for (rank, count), (other, other_count) in zip(a, b)
-                     if (rank, count) != (other, other_count))
-    return min(1.0, mismatches / n + 0.25 * abs(len(a) - len(b)))
-
-
-def _units(parts, ranks):
-    """One unit per module of the path: its canonical words and its numbers, a module that is only a
-    number joining the one before. A number is kept as (value, rank among its siblings, number of
-    siblings): 'layer1.0.conv3' -> (block, (1, 0, 4), (0, 0, 3)), (conv, (3, 2, 3))."""
-    units, rank_iter = [], iter(ranks)
-    for part in parts:
-        unit = []
-        for token in _names.raw_tokens(part):
-            if token.isdigit():
-                rank = next(rank_iter, None)
-                if rank is not None:
-                    unit.append((int(token),) + rank)
-            else:
-                unit.append(_names.canonical_module_token(token))
-        if not unit:
-            continue
-        if units and all(isinstance(x, tuple) for x in unit):
-            units[-1] = units[-1] + tuple(unit)
-        else:
-            units.append(tuple(unit))
-    return tuple(units)
-
-
-def _same_unit(a, b):
-    """Modules named alike: the same words, and numbers equal in value ('norm_1' is 'norm.1') or in rank
-    among as many siblings ('conv1' of conv1, conv2 is 'conv_0' of conv_0, conv_1)."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if isinstance(x, tuple) != isinstance(y, tuple):
-            return False
-        if isinstance(x, tuple) and not (x[0] == y[0] or x[1:] == y[1:]):
-            return False
-        if not isinstance(x, tuple) and x != y:
-            return False
-    return True
-
-
-def _raw_units(units):
-    """Units with plain numbers, to look up names that are written alike."""
-    return tuple(tuple(x[0] if isinstance(x, tuple) else x for x in unit) for unit in units)
-
-
-def _suffix_distance(a, b):
-    """1 - the share of the longer module path that both paths end with, numbers included:
-    'params/blocks/0/norm1' and 'blocks.0.norm1' end alike; 'blocks.0.norm1' and 'blocks.0.norm2' do not."""
-    if not a or not b:
-        return 0.0 if not a and not b else 1.0
-    common = 0
-    for x, y in zip(reversed(a), reversed(b)):
-        if not _same_unit(x, y):
-            break
-        common += 1
-    if common < 2 and not common == len(a) == len(b):
-        return 1.0  # one module in common ('blocks.1' and a Sequential's 'block.1') is a coincidence
-    return 1.0 - common / max(len(a), len(b))
-
-
-_EQUAL_WEIGHTS = defaultdict(lambda: 1.0)
-
-
-def _weighted_jaccard(a, b, weight):
-    union = a | b
-    if not union:
-        return 1.0
-    return sum(weight[t] for t in a & b) / sum(weight[t] for t in union)
 
 
 def _interned(values):
@@ -229,12 +128,12 @@ def index_agreement(my_leaf, my_ranks, their_leaf, their_ranks):
     """How well the block indices of two leaves agree: their ``name_suffix`` and ``block_index``
     features, given each leaf's ranked indices (from ``normalised_indices``)."""
     (my_units, my_indices), (their_units, their_indices) = _index_evidence(my_leaf, my_ranks), _index_evidence(their_leaf, their_ranks)
-    return _suffix_distance(my_units, their_units), _index_distance(my_indices, their_indices)
+    return suffix_distance(my_units, their_units), index_distance(my_indices, their_indices)
 
 
 def _index_evidence(leaf, ranks):
     """A leaf's module units and the ranks of its numbers that have siblings, from its ranked indices."""
-    return _units(leaf.parts[:-1], ranks), tuple(r for r in ranks if r is not None)
+    return path_units(leaf.parts[:-1], ranks), tuple(r for r in ranks if r is not None)
 
 
 def _inversions(sequence):
@@ -263,7 +162,7 @@ def _name_anchors(my, their):
     siblings ('conv1' of conv1, conv2 is 'conv_0' of conv_0, conv_1); a leaf the two readings give
     different partners is no anchor."""
     found = {}
-    for spelling in (_raw_units, _ranked_units):
+    for spelling in (raw_units, _ranked_units):
         for i, j in _anchors_spelled(my, their, spelling):
             found.setdefault(i, set()).add(j)
     anchors = [(i, js.pop()) for i, js in found.items() if len(js) == 1]
@@ -331,57 +230,6 @@ def order_concordance(my, their):
         return 1.0
     _, inversions = _inversions([j for _, j in anchors])
     return 1.0 - inversions / (len(anchors) * (len(anchors) - 1) / 2)
-
-
-def features(my, i, their, j, token_weight, transform, seen=None):
-    """The named features of pairing my leaf i with their leaf j, each in [0, 1]. The name features
-    depend only on the leaves' kinds, modules and indices, which repeat: `seen` keeps them, one dict each."""
-    seen_kinds, seen_modules, seen_indices = seen or ({}, {}, {})
-    key = (my.kind_id[i], their.kind_id[j])
-    leaf = seen_kinds.get(key)
-    if leaf is None:
-        if my.leaf_name[i] == their.leaf_name[j]:
-            leaf = 0.0
-        else:
-            leaf = 1.0 - _weighted_jaccard(my.leaf_tokens[i], their.leaf_tokens[j], _EQUAL_WEIGHTS)
-        seen_kinds[key] = leaf
-    key = (my.module_id[i], their.module_id[j])
-    module = seen_modules.get(key)
-    if module is None:
-        module = seen_modules[key] = (
-            1.0 - _weighted_jaccard(my.module_tokens[i], their.module_tokens[j], token_weight),
-            _suffix_distance(my.module_sequence[i], their.module_sequence[j]),
-        )
-    ordered = my.ordered and their.ordered
-    block_index = 0.0
-    if not ordered:
-        key = (my.index_id[i], their.index_id[j])
-        block_index = seen_indices.get(key)
-        if block_index is None:
-            block_index = seen_indices[key] = _index_distance(my.indices[i], their.indices[j])
-    return {
-        "leaf_name": leaf,
-        "module_name": module[0],
-        "name_suffix": module[1],
-        "block_index": block_index,
-        "order": abs(my.position[i] - their.position[j]) if ordered else 0.0,
-        "layout_change": transform.price,
-        "structure": 0.0,
-        "layout_consistency": 0.0,
-        "concat_order": 0.0,
-    }
-
-
-def reshape_is_evidenced(values):
-    """A reshape (an axis of 1 dropped or added, axes merged or split) joins leaves of one kind (equal leaf
-    names after synonyms), or leaves whose own names and modules both share words. Size alone is no
-    evidence: it would squeeze a leftover tensor (a mask token) into a slot whose own partner is missing.
-    Across the zoo, every reshape of a correct mapping joins leaves of one kind."""
-    return values["leaf_name"] == 0.0 or (values["leaf_name"] < 1.0 and values["module_name"] < 1.0)
-
-
-def edge_cost(feature_values):
-    return sum(FEATURE_WEIGHTS[name] * value for name, value in feature_values.items())
 
 
 def _token_weights(my, their):
@@ -472,10 +320,6 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
         _add_local_order(graph)
     add_group_edges(graph, my, their, token_weight, hints, modules)
     return graph
-
-
-# A pair whose margin reaches this is sure enough to say which modules correspond.
-CONFIDENT_MARGIN = 1.0
 
 
 def layout_evidence(pairs, graph, my_leaves, their_leaves):

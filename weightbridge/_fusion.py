@@ -22,6 +22,9 @@ from collections import Counter, defaultdict
 
 from . import _names
 from ._errors import AmbiguityError
+from ._features import FEATURE_WEIGHTS, edge_cost, features, my_node, their_node, weighted_jaccard
+from ._leaves import order_is_informative
+from ._mapping import Pair
 from ._transforms import Transform, layouts_for
 
 # Members of one concatenation; their orders are enumerated (4! = 24 at most).
@@ -302,7 +305,6 @@ def add_group_edges(graph, my, their, token_weight, hints, modules=None):
     """Adds a node per candidate group (attribute ``members``: the leaf nodes it uses) and an edge to its
     partner, with the features of one-to-one edges averaged over the members, ``concat_order``, and a
     cost that counts every member, so that a group competes with one-to-one edges in one solve."""
-    from ._cost_graph import edge_cost, features, my_node, order_is_informative, their_node  # imports this module
 
     scored = defaultdict(list)
     for group in candidate_groups(their.leaves, my.leaves):
@@ -355,8 +357,6 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
     partner's name spells (``qkv``, ``gate_up_proj``), or, without such a name, against the members'
     enumeration order; 0 when neither says anything (so that orders tie). None when the partner's name
     spells some pieces and not the others: the group is no candidate."""
-    from ._cost_graph import _weighted_jaccard
-
     partner = others.leaves[group.partner]
     width = group_width(group)
     spelled = _names.module_tokens(partner.parts) + sorted(_names.leaf_tokens(partner.parts))
@@ -370,7 +370,7 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
         return None  # the partner's name spells pieces, and this group takes one it does not spell (qkv from k, v, o)
     if spelled and all(spelled):
         member_tokens |= set().union(*spelled)
-    evidence = {"module_name": 1.0 - _weighted_jaccard(member_tokens, set(partner_tokens), token_weight), "concat_order": 0.0}
+    evidence = {"module_name": 1.0 - weighted_jaccard(member_tokens, set(partner_tokens), token_weight), "concat_order": 0.0}
     if width < 2:
         return evidence
     positions = [next((partner_tokens.index(t) for t in tokens if t in partner_tokens), None) for tokens in distinguishing]
@@ -386,9 +386,6 @@ def _name_evidence(group, members, others, token_weight, members_ordered):
 def fused_pairs(graph, m, t, margin, my_leaves, their_leaves):
     """The Pairs of a chosen group edge: one pair for a fusion (several `their` names), one per member for
     a split (each taking its ``part`` of the expression's outputs)."""
-    from ._cost_graph import FEATURE_WEIGHTS  # imports this module
-    from ._mapping import Pair
-
     edge = graph.edges[m, t]
     group = edge["group"]
     single, grouped = (m, t) if is_group(t) else (t, m)

@@ -7,9 +7,9 @@ import os
 import re
 import tempfile
 
-from ._cost_graph import CONFIDENT_MARGIN, FEATURE_WEIGHTS
 from ._decode import as_like, materialise, transform
 from ._errors import TreeError
+from ._features import CONFIDENT_MARGIN, FEATURE_WEIGHTS
 from ._leaves import infer_separator, read_leaves, rebuild
 
 FILE_FORMAT = "weightbridge-mapping"

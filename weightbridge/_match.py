@@ -7,10 +7,11 @@ from solver import SolveLimitError, solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error, proposed_pairing, tied_my_names
 from ._cost_graph import (
-    CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST, add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
+    add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, order_is_informative, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
+from ._features import CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST
 from ._formats import resolve_format
 from ._fusion import (
     ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted, proposed_fused_pairing,

@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 
-from ._cost_graph import FEATURE_WEIGHTS
+from ._features import FEATURE_WEIGHTS
 from ._fusion import ORDER_SEPARATOR
 from ._mapping import Pair, format_margin, write_text_atomically
 
