@@ -102,7 +102,8 @@ def ambiguous_their_and_my(tmp_path):
     return ["match", str(tmp_path / "their.safetensors"), str(tmp_path / "my.json"), "--ignore-unmatched-outputs"]
 
 
-TIED_HINT = 'hint ("left", "key")'
+# The command line writes this report: the hint in its own words, as its error says it.
+TIED_HINT = "--hint left key"
 AMBIGUOUS_ROWS = [
     ["blocks.0.attn.left.weight", "encoder.layer.0.attention.key.weight", "=", "tied (group 1)\n" + TIED_HINT],
     ["blocks.0.attn.right.weight", "encoder.layer.0.attention.query.weight", "=", "tied (group 1)\n" + TIED_HINT],
@@ -132,6 +133,7 @@ def test_ambiguity_report_shows_the_tied_rows_first_then_every_tentative_pair(tm
     assert rows == AMBIGUOUS_ROWS
     assert browser.find_element("id", "summary").text == "10 my weights, 9 their weights; 4 tied, 5 tentative pairs"
     assert browser.find_element("id", "error").text.startswith("the mapping is not unique")
+    assert browser.find_element("id", "error").text.endswith("if the rows shown above are the right pairs:\n  --hint left key")
     first = browser.find_elements("css selector", "#pairs tbody tr")[0]
     assert first.get_attribute("class") == "tied"
     assert first.find_elements("css selector", ".bar.runner"), "the tied runner-up's feature costs are drawn as bars"
@@ -159,6 +161,7 @@ def test_report_data_of_an_ambiguity_puts_the_groups_with_their_hint_first(tmp_p
         weightbridge.match(their, my, ignore_unmatched_outputs=True)
     data = report_data(their, my, error=error.value)
     hint = [["left", "key"]]
+    assert [row["hint_text"] for row in data["rows"]] == ["hints=[('left', 'key')]"] * 4 + [""] * 6
     assert [(row["my"], row["their"], row["status"], row["margin_text"], row["hints"], row["runner_up"]) for row in data["rows"]] == [
         ("blocks.0.attn.left.weight", ["encoder.layer.0.attention.key.weight"], "tied (group 1)", "0.000", hint,
          "encoder.layer.0.attention.query.weight"),

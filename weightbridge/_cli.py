@@ -240,7 +240,7 @@ def _match(arguments: argparse.Namespace) -> int:
                                     **_matching_arguments(arguments))
     except AmbiguityError as error:
         if arguments.html and their is not None:
-            write_report(arguments.html, their=their, my=my, error=error)
+            write_report(arguments.html, their=their, my=my, error=error, words=in_cli_words)
         raise
     names = {pair.my for pair in mapping.pairs}
     for name in arguments.explain:

@@ -16,10 +16,11 @@ from ._fusion import ORDER_SEPARATOR
 from ._mapping import Pair, format_margin, write_text_atomically
 
 
-def report_data(their, my, mapping=None, error=None) -> dict:
+def report_data(their, my, mapping=None, error=None, words=str) -> dict:
     """What the page shows: rows (ties first, then unmatched, then by margin), both module trees, links.
     For an AmbiguityError `error` the rows are those of its tentative mapping: the tied weights first,
-    group by group with the hints that settle them, then the others as for a mapping."""
+    group by group with the hints that settle them, then the others as for a mapping. `words` rewrites
+    the messages and hints into the caller's language (the command line's options)."""
     tied = getattr(error, "tied", {})
     if error is not None:
         mapping = getattr(error, "tentative", None)
@@ -31,7 +32,8 @@ def report_data(their, my, mapping=None, error=None) -> dict:
             names = sorted((name for name, group in tied.items() if group == number), key=order.get)
             group = [_row(by_my.get(name) or Pair(name, (), ""), f"tied (group {number})") for name in names]
             hints = [list(hint) for hint in getattr(error, "hints", []) if any(_pins(hint, row) for row in group)]
-            rows.extend(dict(row, hints=hints) for row in group)
+            hint_text = words(f"hints={[tuple(hint) for hint in hints]!r}") if hints else ""
+            rows.extend(dict(row, hints=hints, hint_text=hint_text) for row in group)
         rows.extend(_row(Pair(name, (), ""), "no partner") for name in mapping.unmatched_my)
         status = "matched" if error is None else "tentative"
         rows.extend(_row(pair, status) for pair in sorted(mapping.pairs, key=lambda p: p.margin) if pair.my not in tied)
@@ -43,7 +45,7 @@ def report_data(their, my, mapping=None, error=None) -> dict:
         "their_modules": _modules(list(their), their_separator),
         "links": _module_links(mapping, my_separator, their_separator) if mapping is not None else {},
         "unmatched_their": list(mapping.unmatched_their) if mapping is not None else [],
-        "error": None if error is None else {"message": str(error), "hints": [list(h) for h in getattr(error, "hints", [])]},
+        "error": None if error is None else {"message": words(str(error)), "hints": [list(h) for h in getattr(error, "hints", [])]},
         "counts": {"my": len(my), "their": len(their)},
     }
 
@@ -52,7 +54,7 @@ def _row(pair, status):
     return {"my": pair.my, "their": list(pair.their), "status": status, "transform": pair.transform,
             "margin": None if math.isinf(pair.margin) else pair.margin, "margin_text": format_margin(pair.margin),
             "features": pair.features, "runner_up": pair.runner_up, "runner_up_features": pair.runner_up_features,
-            "hints": []}
+            "hints": [], "hint_text": ""}
 
 
 def _pins(hint, row):
@@ -62,9 +64,9 @@ def _pins(hint, row):
     return any(piece in row["my"] for piece in mine) and any(piece in name for piece in theirs for name in row["their"])
 
 
-def write_report(path, their, my, mapping=None, error=None) -> None:
+def write_report(path, their, my, mapping=None, error=None, words=str) -> None:
     """Writes the report of `mapping` (or of the AmbiguityError `error`) for the signatures `their`, `my`."""
-    data = json.dumps(report_data(their, my, mapping, error)).replace("</", "<\\/")
+    data = json.dumps(report_data(their, my, mapping, error, words)).replace("</", "<\\/")
     title = "weightbridge: ambiguous mapping" if error is not None else "weightbridge mapping"
     write_text_atomically(path, _PAGE.replace("{title}", html.escape(title)).replace("{data}", data))
 
@@ -186,10 +188,7 @@ function evidence(row) {
 const body = document.querySelector("#pairs tbody");
 for (const row of data.rows) {
   const margin = element("td", {}, paired(row) ? row.margin_text : row.status);
-  if (row.hints.length) {
-    margin.append(element("div", {className: "hint"},
-      "hint " + row.hints.map(([mine, theirs]) => "(" + JSON.stringify(mine) + ", " + JSON.stringify(theirs) + ")").join(", ")));
-  }
+  if (row.hint_text) margin.append(element("div", {className: "hint"}, row.hint_text));
   const tr = element("tr", {className: row.status.startsWith("tied") ? "tied" : row.status === "no partner" ? "none" : ""},
     element("td", {}, row.my), element("td", {}, row.their.join(" + ") || "(none)"),
     element("td", {}, row.transform || "="), margin, element("td", {}, evidence(row)));
