@@ -704,7 +704,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="at most this many pairs")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per run")
     parser.add_argument("--build-timeout", type=float, default=180.0, help="seconds to build a pair's models")
-    parser.add_argument("--output", default=RESULTS_PATH, help="the RESULTS.md to write the section into")
+    parser.add_argument("--output", default=RESULTS_PATH, help="the RESULTS.md to write the section into ('' to only print)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -724,8 +724,9 @@ def main(argv=None):
     command = "python -m benchmarks.robustness" + "".join(f" {a}" if " " not in a else f" '{a}'" for a in (argv or sys.argv[1:]))
     report = format_report(results, command, time.perf_counter() - start)
     print(report)
-    write_section(args.output, HEADING, report)
-    print(f"\nwrote {args.output}", file=sys.stderr)
+    if args.output:
+        write_section(args.output, HEADING, report)
+        print(f"\nwrote {args.output}", file=sys.stderr)
 
 
 if __name__ == "__main__":
