@@ -373,7 +373,7 @@ def flat_name(path):
 
 def rebuild_tree(paths, values):
     """A tree of dicts with the leaves of `values` (flat name -> value) at `paths` (flat name -> path)."""
-    root = OrderedDict()
+    root = {}  # a plain dict: JAX flattens it in sorted order, as it does the model's own tree
     for name, path in paths.items():
         node = root
         for key in path[:-1]:
