@@ -439,13 +439,13 @@ def _torch_to_numpy_dtypes() -> dict:
     return {key: np.dtype(value) for key, value in table.items()}
 
 
-def torch_to_numpy(tensor) -> np.ndarray:
-    """A numpy view of a CPU torch tensor; ml_dtypes for the dtypes numpy lacks."""
+def torch_to_numpy(tensor, name: str) -> np.ndarray:
+    """A numpy view of the CPU torch tensor `name`; ml_dtypes for the dtypes numpy lacks."""
     import torch
 
     dtype = _torch_to_numpy_dtypes().get(tensor.dtype)
     if dtype is None:
-        raise ValueError(f"torch dtype {tensor.dtype} has no numpy equivalent")
+        raise ValueError(f"tensor '{name}' has torch dtype {tensor.dtype}, which has no numpy equivalent")
     tensor = tensor.detach().cpu()
     if dtype.type.__module__ == "numpy":
         return tensor.numpy()
@@ -476,7 +476,7 @@ def _load_torch(path: Path) -> dict[str, LazyTensor]:
             raise ValueError(f"{path}: tensor '{name}' has dtype {tensor.dtype}, "
                              "which has no numpy equivalent")
         location = f"{path}[{name}]"
-        read = functools.partial(torch_to_numpy, tensor)
+        read = functools.partial(torch_to_numpy, tensor, name)
         tensors[name] = LazyTensor(tuple(tensor.shape), dtype, location, read)
     if not tensors:
         raise ValueError(f"{path}: holds no tensors")
