@@ -197,10 +197,9 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
+        if not _is_header_entry(info):
             raise ValueError(f"{path}: header entry of tensor '{name}' is malformed: {info!r}")
+        code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
         if code not in dtypes:
             raise ValueError(f"{path}: tensor '{name}' has dtype {code}, which weightbridge "
                              f"cannot read (supported: {', '.join(dtypes)})")
@@ -220,6 +219,14 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
         raise ValueError(f"{path}: file is truncated (the header needs {data_start + data_end} bytes, "
                          f"the file has {size})")
     return tensors
+
+
+def _is_header_entry(info) -> bool:
+    """A dtype code, a shape and two data offsets, all sizes non-negative integers: anything else would be
+    read as some other tensor (a size of 1.5 as 1) or fail far from the header."""
+    return (isinstance(info, dict) and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)
+            and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+            and all(type(n) is int and n >= 0 for n in info["shape"] + info["data_offsets"]))
 
 
 def _read_region(path: Path, offset: int, shape, dtype: np.dtype, location: str) -> np.ndarray:
