@@ -104,9 +104,9 @@ _CHUNK_BYTES = 4 * 2**20
 _TILE = 256
 
 
-def _as_numpy(tensor) -> np.ndarray:
+def _as_numpy(tensor, name: str) -> np.ndarray:
     if type(tensor).__module__.startswith("torch"):
-        tensor = torch_to_numpy(tensor)
+        tensor = torch_to_numpy(tensor, name)
     array = np.asarray(tensor)
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
@@ -385,7 +385,7 @@ def _checked(tensors, entries: list[_Entry], bar: _progress_bar):
         if entry is None:
             raise ValueError(f"tensor '{name}' {'is written twice' if name in seen else 'is not in the target'}")
         seen.add(name)
-        array = _as_numpy(tensor)
+        array = _as_numpy(tensor, name)
         del tensor
         if array.shape != entry.shape or array.dtype != entry.dtype:
             raise ValueError(f"tensor '{name}' is {array.dtype.name}{list(array.shape)}, "

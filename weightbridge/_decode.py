@@ -28,11 +28,14 @@ def _is_shape_only(x):
     return library == "lazy" and not hasattr(x, "__array__")
 
 
-def materialise(x):
-    """The tensor itself; lazy leaves are read now, once."""
+def materialise(x, name):
+    """The tensor itself; lazy leaves are read now, once. `name` is its `their` name, for the error."""
     if library_of(x) == "lazy":
         if not hasattr(x, "__array__"):
-            raise TypeError(f"{type(x).__name__} holds no data (shape-only leaves can only be on the `my` side)")
+            from ._errors import TreeError
+
+            raise TreeError(f"`their` {name!r} is a {type(x).__name__}, which holds no data "
+                            "(shape-only leaves can only be on the `my` side)")
         return np.asarray(x)
     return x
 

@@ -9,7 +9,7 @@ WEIGHT_NAMES = ("weight", "kernel", "w")
 
 
 def _axis_tokens(expression, kind):
-    tokens = expression.split()
+    tokens = expression.split() if isinstance(expression, str) else []
     if not tokens or any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.\.\.)?", t) for t in tokens):
         raise FormatError(f"format expression {expression!r} for {kind!r} must be axis names separated by spaces, e.g. 'o i k...'")
     if sum(t.endswith("...") for t in tokens) > 1:

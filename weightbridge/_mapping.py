@@ -364,7 +364,7 @@ def _decode_pair(pair, values, decoded):
     key = (pair.their, pair.transform, pair.axes)
     if pair.part is not None and key in decoded:
         return decoded[key][pair.part]
-    sources = [materialise(values[name]) for name in pair.their]
+    sources = [materialise(values[name], name) for name in pair.their]
     result = transform(sources, pair.transform, dict(pair.axes))
     if pair.part is None:
         return result

@@ -197,10 +197,9 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
+        if not _is_header_entry(info):
             raise ValueError(f"{path}: header entry of tensor '{name}' is malformed: {info!r}")
+        code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
         if code not in dtypes:
             raise ValueError(f"{path}: tensor '{name}' has dtype {code}, which weightbridge "
                              f"cannot read (supported: {', '.join(dtypes)})")
@@ -220,6 +219,14 @@ def _load_safetensors(path: Path) -> dict[str, LazyTensor]:
         raise ValueError(f"{path}: file is truncated (the header needs {data_start + data_end} bytes, "
                          f"the file has {size})")
     return tensors
+
+
+def _is_header_entry(info) -> bool:
+    """A dtype code, a shape and two data offsets, all sizes non-negative integers: anything else would be
+    read as some other tensor (a size of 1.5 as 1) or fail far from the header."""
+    return (isinstance(info, dict) and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)
+            and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+            and all(type(n) is int and n >= 0 for n in info["shape"] + info["data_offsets"]))
 
 
 def _read_region(path: Path, offset: int, shape, dtype: np.dtype, location: str) -> np.ndarray:
@@ -439,13 +446,13 @@ def _torch_to_numpy_dtypes() -> dict:
     return {key: np.dtype(value) for key, value in table.items()}
 
 
-def torch_to_numpy(tensor) -> np.ndarray:
-    """A numpy view of a CPU torch tensor; ml_dtypes for the dtypes numpy lacks."""
+def torch_to_numpy(tensor, name: str) -> np.ndarray:
+    """A numpy view of the CPU torch tensor `name`; ml_dtypes for the dtypes numpy lacks."""
     import torch
 
     dtype = _torch_to_numpy_dtypes().get(tensor.dtype)
     if dtype is None:
-        raise ValueError(f"torch dtype {tensor.dtype} has no numpy equivalent")
+        raise ValueError(f"tensor '{name}' has torch dtype {tensor.dtype}, which has no numpy equivalent")
     tensor = tensor.detach().cpu()
     if dtype.type.__module__ == "numpy":
         return tensor.numpy()
@@ -476,7 +483,7 @@ def _load_torch(path: Path) -> dict[str, LazyTensor]:
             raise ValueError(f"{path}: tensor '{name}' has dtype {tensor.dtype}, "
                              "which has no numpy equivalent")
         location = f"{path}[{name}]"
-        read = functools.partial(torch_to_numpy, tensor)
+        read = functools.partial(torch_to_numpy, tensor, name)
         tensors[name] = LazyTensor(tuple(tensor.shape), dtype, location, read)
     if not tensors:
         raise ValueError(f"{path}: holds no tensors")
