@@ -64,7 +64,9 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
         their_name = their_leaves[partner[1]].name
         my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12] + [my_name]
         their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12] + [their_name]
-        candidates = sorted(set((a, b) for a in my_options for b in their_options), key=lambda h: (len(h[0]) + len(h[1]), h))
+        # A hint without block numbers holds for every block alike: one hint for a tie that repeats.
+        candidates = sorted(set((a, b) for a in my_options for b in their_options),
+                            key=lambda h: (any(c.isdigit() for c in h[0] + h[1]), len(h[0]) + len(h[1]), h))
         chosen = next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
         if chosen is not None and chosen not in hints:
             hints.append(chosen)
