@@ -88,7 +88,7 @@ def test_a_shortcut_defined_first_on_one_side_and_last_on_the_other_is_an_ambigu
 
 # Found by the order-free properties (test_properties.py); each pins a pairing the names and block
 # numbers decide. While the matcher gets them wrong, the properties accept the loud ones (see
-# `expected_loud_outcomes` there), never the wrong mappings.
+# `known_loud_outcomes` there), never the wrong mappings.
 
 def weights(shapes):
     """Zeros of each shape, batch-norm counters as integers (as torch stores them)."""
