@@ -8,6 +8,7 @@ value each output leaf must receive is known exactly.
 """
 
 import dataclasses
+import itertools
 import random
 
 import numpy as np
@@ -55,7 +56,7 @@ def _linear(module, out, inp, bias):
 
 
 @st.composite
-def models(draw, max_blocks=5):
+def models(draw, min_blocks=1, max_blocks=5):
     """A random network in PyTorch naming: a stem, repeated blocks (convolutional or MLP) and a head.
 
     Widths come from a small set, so many parameters share a shape: that is where mappings go wrong.
@@ -74,7 +75,7 @@ def models(draw, max_blocks=5):
     params += _conv(stem_conv, width, 3, stem_k, conv_bias)
     params += _norm(stem_norm, width, stats)
 
-    blocks = draw(st.integers(1, max_blocks))
+    blocks = draw(st.integers(min_blocks, max_blocks))
     previous = width
     for b in range(blocks):
         block = (Segment("blocks", b, element=True),)
@@ -133,6 +134,18 @@ ROLE_NAMES = {
 NUMBERED = ["{w}{n}", "{w}_{n}", "{w}_{m}"]  # m: counting from 0, as Flax's automatic names do
 ELEMENTS = ["{w}.{n}", "{w}_{n}", "{w}{p}"]  # p: counting from 1, as torchvision's layer1..layer4
 
+# Modules a port may wrap in a chain of single-child modules (a Sequential around a conv, timm's
+# ConvNormAct, Keras's repeated layer name), keyed by (word, number; None for a list element).
+WRAPPABLE = [("stem", None), ("conv", None), ("conv", 1), ("conv", 2), ("norm", None), ("norm", 1), ("norm", 2),
+             ("blocks", None), ("downsample", None), ("mlp", None), ("fc", None), ("fc", 1), ("fc", 2), ("head", None)]
+WRAPPER_WORDS = ["0", "inner", "module", "wrapped", "layer", "block"]
+# Module words whose level a port may remove: "mlp" may vanish (its children move up, their names
+# still unique); all of these may merge with the module below ('stem.conv' -> 'stem_conv').
+REMOVABLE = ["stem", "mlp", "downsample", "head"]
+# Orders under which lettered siblings ('conv_a') are still fair: the order of definition tells them apart,
+# or the order is plainly no evidence (sorted). Any other order looks like a definition order and misleads.
+LETTERED_ORDERS = ("kept", "alphabetical", "blocks_reordered")
+
 
 @dataclasses.dataclass(frozen=True)
 class Port:
@@ -146,20 +159,47 @@ class Port:
     roles: str  # a key of ROLE_NAMES
     layout: str  # "pytorch" or "flax"
     reshaped: frozenset  # (kind, role) whose 1-D parameters are stored as (1, 1, 1, C)
-    nesting: str  # "flat.", "flat/", "nested", "lists" or "collections"
-    order: str  # "kept", "alphabetical", "within_modules" or "modules"
+    nesting: str  # "flat.", "flat/", "nested", "lists", "collections" or "flax/" (flat, '/' and collections)
+    order: str  # "kept", "alphabetical", "within_modules", "modules", "shuffled" or "blocks_reordered"
     order_seed: int
+    # Renumbered lists: element n is written with the number block_numbers[n] (empty: n, or n + 1 for {p}).
+    block_numbers: tuple = ()
+    # Renested modules: levels above every path, a level above the list of blocks, levels removed or
+    # merged with the level below, chains of single-child wrappers below a module (see WRAPPABLE).
+    root: tuple = ()
+    group: str = None
+    dropped: frozenset = frozenset()
+    merged: frozenset = frozenset()
+    wrappers: dict = dataclasses.field(default_factory=dict)
 
     def segment_parts(self, segment):
         word = self.words.get(segment.word, segment.word)
         if segment.element:
             n = segment.number
+            if self.block_numbers:
+                return self.elements.format(w=word, n=self.block_numbers[n], p=self.block_numbers[n]).split(".")
             return self.elements.format(w=word, n=n, p=n + 1).split(".")
         if segment.number is None:
             return [word]
         if not self.plain_numbers:
             return [f"{word}_{self.letters[(segment.word, segment.number)]}"]
         return [self.numbered.format(w=word, n=segment.number, m=segment.number - 1)]
+
+    def module_parts(self, module):
+        """The path of a module: its segments written, and levels added, removed or merged as this port nests."""
+        parts = []
+        for i, segment in enumerate(module):
+            if segment.word in self.dropped:
+                continue
+            if segment.element and self.group:
+                parts.append(self.group)
+            written = self.segment_parts(segment)
+            if i and module[i - 1].word in self.merged:
+                written = [parts.pop() + "_" + written[0]] + written[1:]
+            parts += written
+            if segment.word not in self.merged or i == len(module) - 1:
+                parts += self.wrappers.get((segment.word, None if segment.element else segment.number), ())
+        return parts
 
     def role_name(self, param):
         role = param.role
@@ -175,8 +215,11 @@ TORCH = Port(words={}, numbered="{w}{n}", elements="{w}.{n}", plain_numbers=True
 
 @st.composite
 def ports(draw, *, orders=("kept", "alphabetical", "within_modules", "modules"),
-          nestings=("flat.", "flat/", "nested", "lists", "collections"), plain_numbers=None, layout=None):
-    """How the other implementation writes the model; `orders` and `nestings` are the choices to draw from."""
+          nestings=("flat.", "flat/", "nested", "lists", "collections"), plain_numbers=None, layout=None,
+          renumbered=False, renested=False):
+    """How the other implementation writes the model; `orders` and `nestings` are the choices to draw from.
+    `renumbered` and `renested`: True, False or None (drawn) for lists numbered otherwise (from 1, from 9,
+    with gaps) and for modules nested otherwise (see Port)."""
     words = {word: draw(st.sampled_from(options)) for word, options in MODULE_WORDS.items()}
     plain = draw(st.booleans()) if plain_numbers is None else plain_numbers
     letters = {}
@@ -186,7 +229,7 @@ def ports(draw, *, orders=("kept", "alphabetical", "within_modules", "modules"),
             shuffled = draw(st.permutations(["a", "b"]))
             letters.update({(word, 1): shuffled[0], (word, 2): shuffled[1]})
     # A shuffle is only fair while the names still tell the truth: otherwise nothing could tell the pairing.
-    orders = [o for o in orders if plain or o in ("kept", "alphabetical")]
+    orders = [o for o in orders if plain or o in LETTERED_ORDERS]
     order = draw(st.sampled_from(orders))
     reshapable = [("norm", "weight"), ("norm", "bias"), ("norm", "running_mean"), ("norm", "running_var"),
                   ("conv", "bias"), ("linear", "bias")]
@@ -203,7 +246,38 @@ def ports(draw, *, orders=("kept", "alphabetical", "within_modules", "modules"),
         nesting=draw(st.sampled_from(nestings)),
         order=order,
         order_seed=draw(st.integers(0, 2**16)),
+        block_numbers=draw(_block_numbers()) if _chosen(draw, renumbered) else (),
+        **(draw(_renesting()) if _chosen(draw, renested) else {}),
     )
+
+
+def _chosen(draw, option):
+    """True or False as given, or drawn for None (nothing is drawn otherwise: earlier draws stay as they were)."""
+    return draw(st.booleans()) if option is None else option
+
+
+@st.composite
+def _block_numbers(draw, length=16):
+    """Increasing list numbers: shifted (from 1, 2, 7 or 9: '10' then sorts before '9') or with gaps (the first
+    gap after the second number at the latest)."""
+    if draw(st.booleans()):
+        start, steps = draw(st.sampled_from([1, 2, 7, 9])), [1] * (length - 1)
+    else:
+        start = draw(st.integers(0, 3))
+        steps = [draw(st.integers(2, 4))] + draw(st.lists(st.integers(1, 4), min_size=length - 2, max_size=length - 2))
+    return tuple(itertools.accumulate(steps, initial=start))
+
+
+@st.composite
+def _renesting(draw):
+    """Port fields that nest the modules otherwise; at least one of them differs from the model's nesting."""
+    root = draw(st.sampled_from([(), ("model",), ("module",), ("backbone", "body")]))
+    group = draw(st.sampled_from([None, "encoder", "trunk", "stages"]))
+    removed = draw(st.lists(st.sampled_from(REMOVABLE), unique=True, max_size=3))
+    dropped = frozenset(word for word in removed if word == "mlp" and draw(st.booleans()))
+    wrapped = draw(st.lists(st.sampled_from(WRAPPABLE), unique=True, min_size=0 if root or group or removed else 1, max_size=3))
+    wrappers = {key: tuple(draw(st.lists(st.sampled_from(WRAPPER_WORDS), min_size=1, max_size=3))) for key in wrapped}
+    return dict(root=root, group=group, dropped=dropped, merged=frozenset(removed) - dropped, wrappers=wrappers)
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -222,6 +296,7 @@ class Case:
     my_shapes: dict
     port: Port
     port_is_mine: bool
+    torch_order: str = "kept"  # the order of the side named the PyTorch way
 
     def __repr__(self):
         return "Case(\n" + self.describe() + "\n)"
@@ -233,6 +308,7 @@ class Case:
         their_lines = [f"  {name} {shape}" for name, shape in self.their_shapes.items()]
         my_lines = [f"  {name} {shape} <- {self.true_pairs[name]}" for name, shape in self.my_shapes.items()]
         return (f"adapt kwargs: {self.kwargs}\nport ({'my' if self.port_is_mine else 'their'} side): {self.port}\n"
+                f"PyTorch-named side order: {self.torch_order}\n"
                 "their:\n" + "\n".join(their_lines) + "\nmy (<- true partner):\n" + "\n".join(my_lines))
 
 
@@ -253,23 +329,28 @@ def _port_value(value, param, port):
 
 
 def _port_path(param, port):
-    parts = [p for segment in param.module for p in port.segment_parts(segment)]
-    path = parts + [port.role_name(param)]
-    if port.nesting == "collections":
+    path = list(port.root) + port.module_parts(param.module) + [port.role_name(param)]
+    if port.nesting in ("collections", "flax/"):
         collection = "batch_stats" if param.role in ("running_mean", "running_var") else "params"
         path = [collection] + path
     return tuple(path)
 
 
-def _ordered(entries, port):
-    """Reorders (module path, payload) entries as the port enumerates them."""
-    rng = random.Random(port.order_seed)
-    if port.order == "kept":
+def _ordered(entries, order, seed, sep):
+    """Reorders (path, param, value) entries as a side enumerates them; `sep` joins paths for sorting."""
+    rng = random.Random(seed)
+    if order == "kept":
         return list(entries)
-    if port.order == "alphabetical":
-        sep = "." if port.nesting == "flat." else "/"
+    if order == "alphabetical":
         return sorted(entries, key=lambda e: sep.join(map(str, e[0])))
-    if port.order == "within_modules":
+    if order == "shuffled":
+        # Any permutation of the leaves, as a file may hand them over.
+        shuffled = list(entries)
+        rng.shuffle(shuffled)
+        return shuffled
+    if order == "blocks_reordered":
+        return _blocks_reordered(entries, rng)
+    if order == "within_modules":
         # Parameters of a module in another order (bias before weight), modules in place.
         groups = {}
         for entry in entries:
@@ -288,10 +369,26 @@ def _ordered(entries, port):
     return sorted(entries, key=lambda e: key(e[0]))
 
 
+def _blocks_reordered(entries, rng):
+    """The blocks listed in another order than their numbers, each block's own order kept, the rest in place."""
+    block_of = [next((segment.number for segment in param.module if segment.element), None) for _, param, _ in entries]
+    numbers = list(dict.fromkeys(b for b in block_of if b is not None))
+    moved = list(numbers)
+    while len(numbers) > 1 and moved == numbers:
+        rng.shuffle(moved)
+    listed = iter([entry for b in moved for entry, n in zip(entries, block_of) if n == b])
+    return [next(listed) if b is not None else entry for entry, b in zip(entries, block_of)]
+
+
+def _flat_separator(nesting):
+    """The separator of a flat tree's keys; None for a nested tree."""
+    return {"flat.": ".", "flat/": "/", "flax/": "/"}.get(nesting)
+
+
 def _nest(entries, nesting):
     """A tree from (path, value) entries in order; 'lists' turns numbered keys into Python lists."""
-    if nesting.startswith("flat"):
-        sep = nesting[-1]
+    sep = _flat_separator(nesting)
+    if sep:
         return {sep.join(path): value for path, value in entries}
     root = {}
     for path, value in entries:
@@ -313,35 +410,44 @@ def _nest(entries, nesting):
     return listify(root)
 
 
-def _tree_path(path, nesting):
-    """The path of a leaf in the built tree (list indices as ints)."""
-    if nesting.startswith("flat"):
-        return (nesting[-1].join(path),)
-    if nesting == "lists":
-        return tuple(int(p) if p.isdigit() else p for p in path)
-    return path
+def _tree_path(path, nesting, tree):
+    """The path of a leaf in the built tree (indices of the lists 'lists' made as ints)."""
+    sep = _flat_separator(nesting)
+    if sep:
+        return (sep.join(path),)
+    tree_path = []
+    for part in path:
+        key = int(part) if isinstance(tree, list) else part
+        tree_path.append(key)
+        tree = tree[key]
+    return tuple(tree_path)
 
 
-def _located(side, nesting):
+def _located(side, nesting, tree):
     """param -> (path in the tree, name as weightbridge joins it, value)."""
     located = {}
     for path, param, value in side:
-        tree_path = _tree_path(path, nesting)
-        name = tree_path[0] if nesting.startswith("flat") else "/".join(map(str, tree_path))
+        tree_path = _tree_path(path, nesting, tree)
+        name = tree_path[0] if _flat_separator(nesting) else "/".join(map(str, tree_path))
         located[param] = (tree_path, name, value)
     return located
 
 
 @st.composite
-def cases(draw, port_strategy=None, formats=None, max_blocks=5):
+def cases(draw, port_strategy=None, formats=None, min_blocks=1, max_blocks=5, torch_orders=("kept",), port_is_mine=None):
     """A model, a port of it on one side, and the truth. formats=True passes in_format/out_format whenever the
-    layouts differ; None leaves it to chance (without them, layouts must be told by the shapes)."""
-    params = draw(models(max_blocks=max_blocks))
+    layouts differ; None leaves it to chance (without them, layouts must be told by the shapes). `torch_orders`:
+    the orders to draw from for the side named the PyTorch way (lettered ports keep to LETTERED_ORDERS);
+    `port_is_mine`: which side the port is, None to draw it."""
+    params = draw(models(min_blocks=min_blocks, max_blocks=max_blocks))
     port = draw(port_strategy if port_strategy is not None else ports())
-    port_is_mine = draw(st.booleans())
+    port_is_mine = draw(st.booleans()) if port_is_mine is None else port_is_mine
     use_formats = port.layout == "flax" and (draw(st.booleans()) if formats is None else formats)
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
+    torch_orders = [o for o in torch_orders if port.plain_numbers or o in LETTERED_ORDERS]
+    torch_order = draw(st.sampled_from(torch_orders)) if torch_orders != ["kept"] else "kept"
+    torch_seed = draw(st.integers(0, 2**16)) if torch_order != "kept" else 0
 
     torch_side, port_side = [], []
     for param in params:
@@ -353,12 +459,13 @@ def cases(draw, port_strategy=None, formats=None, max_blocks=5):
         torch_side.append((torch_path, param, base.copy()))
         if port.role_name(param) is not None:
             port_side.append((_port_path(param, port), param, _port_value(base, param, port)))
-    port_side = _ordered(port_side, port)
+    port_side = _ordered(port_side, port.order, port.order_seed, "." if port.nesting == "flat." else "/")
+    torch_side = _ordered(torch_side, torch_order, torch_seed, ".")
 
     torch_tree = _nest([(path, value) for path, _, value in torch_side], "flat.")
     port_tree = _nest([(path, value) for path, _, value in port_side], port.nesting)
-    torch_at = _located(torch_side, "flat.")
-    port_at = _located(port_side, port.nesting)
+    torch_at = _located(torch_side, "flat.", torch_tree)
+    port_at = _located(port_side, port.nesting, port_tree)
 
     if port_is_mine:
         their, their_at, mine, my_at = torch_tree, torch_at, port_tree, port_at
@@ -397,7 +504,8 @@ def cases(draw, port_strategy=None, formats=None, max_blocks=5):
     # Enumeration order of their leaves, as weightbridge reads them.
     their_shapes = {name: their_shapes[name] for name in (n for _, n in leaves(their, their_at))}
     my_shapes = {name: my_shapes[name] for name in (n for _, n in leaves(mine, my_at))}
-    return Case(their, mine, kwargs, expected, true_pairs, my_names, their_shapes, my_shapes, port, port_is_mine)
+    return Case(their, mine, kwargs, expected, true_pairs, my_names, their_shapes, my_shapes, port, port_is_mine,
+                torch_order)
 
 
 def _get(tree, path):
