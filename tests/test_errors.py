@@ -124,6 +124,18 @@ def test_unmatched_weights_are_counted_with_their_nearest_candidates():
     )
 
 
+def test_a_checkpoint_counter_without_partner_is_no_unmatched_input():
+    # timm's BatchNorm keeps num_batches_tracked; a Keras BatchNormalization keeps no counter.
+    their = {"bn.weight": np.full(4, 2.0), "bn.bias": np.full(4, 3.0), "bn.num_batches_tracked": np.array(7, np.int64)}
+    my = {"norm.gamma": np.zeros(4), "norm.beta": np.zeros(4)}
+    mapping = weightbridge.match(their, my)
+    assert [(p.my, p.their) for p in mapping.pairs] == [("norm.gamma", ("bn.weight",)), ("norm.beta", ("bn.bias",))]
+    assert mapping.unmatched_their == ("bn.num_batches_tracked",)
+    # A float of one element is a weight like any other: its missing partner is reported.
+    with pytest.raises(weightbridge.UnmatchedError, match="bn.temperature"):
+        weightbridge.match({**their, "bn.temperature": np.ones(1)}, my)
+
+
 def test_ignoring_unmatched_keeps_my_values():
     their = {"a.weight": np.full((3, 4), 2.0), "b.weight": np.ones(7)}
     my = {"a.weight": np.zeros((3, 4)), "c.weight": np.full(5, 9.0)}

@@ -188,6 +188,9 @@ def check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatch
     # A copy of a tied tensor is used when another of its names is.
     unused = {leaf.name for leaf in unmatched_their}
     unmatched_their = [leaf for leaf in unmatched_their if all(alias in unused for alias in leaf.aliases)]
+    # A single integer is a counter (BatchNorm's num_batches_tracked, a step), never a learned value: a
+    # checkpoint may keep it where `my` does not.
+    unmatched_their = [leaf for leaf in unmatched_their if not (leaf.dtype_kind == "int" and leaf.size == 1)]
     their_by_name = {leaf.name: leaf for leaf in unmatched_their}
     if not ignore_unmatched_outputs:
         for leaf in unmatched_my:
