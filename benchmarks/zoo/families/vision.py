@@ -31,11 +31,18 @@ from benchmarks.zoo.pairs import Side, TorchSide, ZooPair, _hf_logits, _image, _
 
 
 def _fill(my, values: dict):
-    """`my` with every leaf replaced by `values[name]`, reshaped to the leaf; every leaf must be given."""
+    """`my` with every leaf replaced by `values[name]`, reshaped to the leaf; every leaf must be given.
+
+    A state dict's `_metadata` (module versions) goes along: torchvision's MNASNet refuses a state
+    dict without it.
+    """
     missing = [name for name in my if name not in values]
     if missing:
         raise KeyError(f"the proof gives no value for {missing[:3]}")
-    return type(my)((name, values[name].reshape(leaf.shape).to(leaf.dtype)) for name, leaf in my.items())
+    filled = type(my)((name, values[name].reshape(leaf.shape).to(leaf.dtype)) for name, leaf in my.items())
+    if hasattr(my, "_metadata"):
+        filled._metadata = my._metadata
+    return filled
 
 
 def _same_names(their, my):
@@ -45,18 +52,77 @@ def _same_names(their, my):
     return _fill(my, dict(their))
 
 
-def _renamed(*rules: tuple[str, str]) -> Callable:
-    """Apply each (pattern, replacement) in turn to every key of `their`, then `_same_names`."""
+def _converted(*steps: Callable[[dict], dict], then: Callable = _same_names) -> Callable:
+    """Pass `their` through each step (a dict of tensors in, a dict out) in turn, then `then`."""
 
     def prove(their, my):
+        tree = dict(their)
+        for step in steps:
+            tree = step(tree)
+        return then(tree, my)
+
+    return prove
+
+
+def _renames(*rules: tuple[str, str | Callable]) -> Callable[[dict], dict]:
+    """A step: each (pattern, replacement) in turn on every key, as `re.sub` (a replacement may be a function)."""
+
+    def step(tree):
         renamed = {}
-        for name, value in their.items():
+        for name, value in tree.items():
             for pattern, replacement in rules:
                 name = re.sub(pattern, replacement, name)
             renamed[name] = value
-        return _same_names(renamed, my)
+        return renamed
 
-    return prove
+    return step
+
+
+def _renamed(*rules: tuple[str, str | Callable]) -> Callable:
+    """Apply each (pattern, replacement) in turn to every key of `their`, then `_same_names`."""
+    return _converted(_renames(*rules))
+
+
+def _dropped(*parts: str) -> Callable[[dict], dict]:
+    """A step: leave out the tensors whose name holds one of `parts` (tables the target computes from its config)."""
+    return lambda tree: {name: value for name, value in tree.items() if not any(part in name for part in parts)}
+
+
+def _concatenated(fused: str, *parts: str) -> Callable[[dict], dict]:
+    """A step: the tensors named with each of `parts` at one place become one, `fused`, stacked along the first axis
+    in the order of `parts` (transformers' query, key, value projections are timm's qkv)."""
+
+    def step(tree):
+        import torch
+
+        out = {}
+        for name, value in tree.items():
+            if parts[0] in name:
+                pieces = [tree[name.replace(parts[0], part)] for part in parts]
+                out[name.replace(parts[0], fused)] = torch.cat(pieces)
+            elif not any(part in name for part in parts[1:]):
+                out[name] = value
+        return out
+
+    return step
+
+
+def _split(part: str, *pieces: str | None) -> Callable[[dict], dict]:
+    """A step: the tensor named with `part` falls into equal pieces along the first axis, named with `pieces`;
+    a piece named None is one the target does not keep."""
+
+    def step(tree):
+        out = {}
+        for name, value in tree.items():
+            if part not in name:
+                out[name] = value
+                continue
+            for piece, chunk in zip(pieces, value.chunk(len(pieces))):
+                if piece is not None:
+                    out[name.replace(part, piece)] = chunk
+        return out
+
+    return step
 
 
 def _timm_converter(module: str, function: str, then: Callable = _same_names) -> Callable:
@@ -162,6 +228,11 @@ class Family:
     note: str = ""
     target: str = "timm"
     fast: tuple[str, ...] = field(default=())
+
+
+def _in_order(name: str, source: str, members: list[Member], **settings) -> Family:
+    """A family proven by both definitions' order, which proves the reverse pair too."""
+    return Family(name, source, _in_definition_order, _REVERSIBLE, members, **settings)
 
 
 def _tv(size: str, torchvision_name: str, timm_name: str, torchvision_settings=None, bn_eps=None) -> Member:
@@ -272,57 +343,58 @@ FAMILIES = [
         image=32,
         note="timm's head is a ConvMlp: torchvision's Linear(25088, 4096) is timm's 7x7 conv kernel.",
     ),
-    Family(
+    _in_order(
+        "ConvNeXt",
+        "torchvision",
+        [
+            _tv("tiny (3, 3, 9, 3 blocks)", "convnext_tiny", "convnext_tiny"),
+            _tv("small (27 blocks in the third stage)", "convnext_small", "convnext_small"),
+        ],
+        note="LayerNorm eps 1e-6 and layer scale on both sides (both libraries' defaults); the layer scale is "
+        "(C, 1, 1) in torchvision and (C,) in timm.",
+    ),
+    _in_order(
         "EfficientNet",
         "torchvision",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             # torchvision's B5 to B7 set BatchNorm eps 1e-3, B0 to B4 keep 1e-5.
             _tv(f"B{b}", f"efficientnet_b{b}", f"efficientnet_b{b}", bn_eps=1e-3 if b >= 5 else None)
             for b in range(8)
         ],
     ),
-    Family(
+    _in_order(
         "EfficientNet-V2",
         "torchvision",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             _tv("S", "efficientnet_v2_s", "efficientnetv2_s", bn_eps=1e-3),
+            _tv("M (a sixth stage of 5 blocks)", "efficientnet_v2_m", "efficientnetv2_m", bn_eps=1e-3),
         ],
     ),
-    Family(
+    _in_order(
         "MobileNetV2",
         "torchvision",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             _tv("1.0", "mobilenet_v2", "mobilenetv2_100"),
             _tv("1.4", "mobilenet_v2", "mobilenetv2_140", {"width_mult": 1.4}),
         ],
     ),
-    Family(
+    _in_order(
         "MobileNetV3",
         "torchvision",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             _tv("large", "mobilenet_v3_large", "mobilenetv3_large_100", bn_eps=1e-3),
             _tv("small", "mobilenet_v3_small", "mobilenetv3_small_100", bn_eps=1e-3),
         ],
     ),
-    Family(
+    _in_order(
         "MNASNet",
         "torchvision",
-        _in_definition_order,
-        _ONE_WAY,
         [
             _tv("1.0", "mnasnet1_0", "mnasnet_100"),
             _tv("0.5", "mnasnet0_5", "mnasnet_050"),
         ],
-        # torchvision's MNASNet reads a version from the state dict's metadata, which a tree from timm lacks.
-        note="One way only: torchvision's MNASNet refuses a state dict without its own version metadata.",
+        note="torchvision's MNASNet loads only a state dict that carries its version metadata (`_metadata`), "
+        "as `state_dict()` gives it.",
     ),
     Family(
         "RegNet",
@@ -331,8 +403,12 @@ FAMILIES = [
         _ONE_WAY,
         [
             _tv("X-400MF", "regnet_x_400mf", "regnetx_004_tv"),
+            _tv("X-1.6GF (group width 24, 18 blocks)", "regnet_x_1_6gf", "regnetx_016"),
             _tv("Y-800MF (squeeze-excitation)", "regnet_y_800mf", "regnety_008_tv"),
+            _tv("Y-400MF (squeeze-excitation, 6 blocks in the last stage)", "regnet_y_400mf", "regnety_004"),
         ],
+        note="timm's `_tv` variants where torchvision's widths differ from timm's (X-400MF, Y-800MF); "
+        "timm's own X-1.6GF and Y-400MF have torchvision's widths.",
     ),
 ]
 
@@ -384,11 +460,9 @@ FAMILIES += [
             ),
         ],
     ),
-    Family(
+    _in_order(
         "EfficientNet",
         "transformers",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             Member(
                 "B0 (TensorFlow padding)",
@@ -406,30 +480,24 @@ FAMILIES += [
             ),
         ],
     ),
-    Family(
+    _in_order(
         "MobileNetV1",
         "transformers",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             _hf_mobilenet("V1", "1.0", "mobilenetv1_100"),
         ],
     ),
-    Family(
+    _in_order(
         "MobileNetV2",
         "transformers",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             _hf_mobilenet("V2", "1.0", "mobilenetv2_100"),
             _hf_mobilenet("V2", "1.4", "mobilenetv2_140", depth_multiplier=1.4),
         ],
     ),
-    Family(
+    _in_order(
         "BiT",
         "transformers",
-        _in_definition_order,
-        _REVERSIBLE,
         [
             Member(
                 "ResNetV2-50x1",
