@@ -161,6 +161,42 @@ def _in_definition_order(their, my):
     return _fill(my, values)
 
 
+# torchvision's MLP is a Sequential (Linear, GELU, Dropout, Linear, Dropout); timm names its two Linears.
+_TORCHVISION_MLP = ((r"\.mlp\.0\.", ".mlp.fc1."), (r"\.mlp\.3\.", ".mlp.fc2."))
+
+_TORCHVISION_VIT_TO_TIMM = _renamed(
+    (r"^class_token$", "cls_token"),
+    (r"^conv_proj\.", "patch_embed.proj."),
+    (r"^encoder\.pos_embedding$", "pos_embed"),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.", r"blocks.\1."),
+    (r"\.ln_(\d)\.", r".norm\1."),
+    (r"\.self_attention\.in_proj_", ".attn.qkv."),
+    (r"\.self_attention\.out_proj\.", ".attn.proj."),
+    *_TORCHVISION_MLP,
+    (r"^encoder\.ln\.", "norm."),
+    (r"^heads\.head\.", "head."),
+)
+
+# torchvision's `features` alternate stages (odd) and patch merging (even); timm merges at the start of a stage.
+_TORCHVISION_SWIN = _renames(
+    (r"^features\.0\.0\.", "patch_embed.proj."),
+    (r"^features\.0\.2\.", "patch_embed.norm."),
+    (r"^features\.(\d+)\.(\d+)\.", lambda match: f"layers.{int(match[1]) // 2}.blocks.{match[2]}."),
+    (r"^features\.(\d+)\.", lambda match: f"layers.{int(match[1]) // 2}.downsample."),
+    *_TORCHVISION_MLP,
+    (r"^head\.", "head.fc."),
+)
+
+_TORCHVISION_SWIN_TO_TIMM = _converted(_dropped("relative_position_index"), _TORCHVISION_SWIN)
+
+# torchvision keeps one qkv bias and zeroes its key third in the forward pass; timm keeps q and v biases only.
+_TORCHVISION_SWIN_V2_TO_TIMM = _converted(
+    _dropped("relative_position_index", "relative_coords_table"),
+    _split("attn.qkv.bias", "attn.q_bias", None, "attn.v_bias"),
+    _TORCHVISION_SWIN,
+)
+
+
 # ---------------------------------------------------------------------------- builders
 
 
@@ -176,6 +212,11 @@ def _torchvision_class(module: str, cls: str, *args, **kwargs) -> Callable[[], S
     return build
 
 
+def _torchvision_vit(**width) -> Callable[[], Side]:
+    """torchvision's ViT-*/16 with 2 layers on 64x64 images; `get_model` fixes the depth."""
+    return _torchvision_class("vision_transformer", "VisionTransformer", image_size=64, patch_size=16, num_layers=2, num_classes=10, **width)
+
+
 def _resolved(args):
     """Constructor arguments; a string naming `module:attribute` is looked up (torchvision's block classes)."""
     import importlib
@@ -187,6 +228,32 @@ def _resolved(args):
             arg = getattr(importlib.import_module(module), attribute)
         out.append(arg)
     return out
+
+
+class _TorchSideWithConstants(TorchSide):
+    """A torch module with float buffers that its config computes (torchvision's Swin-V2 coordinate tables).
+
+    A checkpoint holds them as the config made them; random values would make a model no config builds,
+    which the other library (computing the tables itself) cannot match.
+    """
+
+    def __init__(self, module, forward: Callable, constants: tuple[str, ...]):
+        super().__init__(module, forward)
+        self.constants = constants
+
+    def randomize(self, seed: int) -> None:
+        kept = {name: tensor.clone() for name, tensor in self.module.state_dict().items() if name.endswith(self.constants)}
+        super().randomize(seed)
+        self.module.load_state_dict(kept, strict=False)
+
+
+def _torchvision_with_constants(name: str, constants: tuple[str, ...], **kwargs) -> Callable[[], Side]:
+    def build() -> Side:
+        import torchvision
+
+        return _TorchSideWithConstants(torchvision.models.get_model(name, weights=None, **kwargs), _logits, constants)
+
+    return build
 
 
 def _transformers(config: str, model: str, **settings) -> Callable[[], Side]:
@@ -409,6 +476,59 @@ FAMILIES = [
         ],
         note="timm's `_tv` variants where torchvision's widths differ from timm's (X-400MF, Y-800MF); "
         "timm's own X-1.6GF and Y-400MF have torchvision's widths.",
+    ),
+    Family(
+        "ViT",
+        "torchvision",
+        _TORCHVISION_VIT_TO_TIMM,
+        _ONE_WAY,
+        [
+            Member(
+                "B/16 (2 layers)",
+                _torchvision_vit(hidden_dim=768, num_heads=12, mlp_dim=3072),
+                _timm("vit_base_patch16_224", img_size=64, depth=2, num_classes=10),
+            ),
+            Member(
+                "L/16 (width 1024, 16 heads, 2 layers)",
+                _torchvision_vit(hidden_dim=1024, num_heads=16, mlp_dim=4096),
+                _timm("vit_large_patch16_224", img_size=64, depth=2, num_classes=10),
+            ),
+        ],
+        note="64x64 images; LayerNorm eps 1e-6 and exact GELU on both sides (both libraries' defaults); "
+        "torchvision's in_proj is timm's qkv, q, k, v in the same order.",
+    ),
+    Family(
+        "Swin",
+        "torchvision",
+        _TORCHVISION_SWIN_TO_TIMM,
+        _ONE_WAY,
+        [
+            Member(
+                "T (window 7)",
+                _torchvision("swin_t", num_classes=10),
+                _timm("swin_tiny_patch4_window7_224", num_classes=10),
+            ),
+        ],
+        image=224,
+        note="224x224 images: every stage's size is a multiple of the window, the last equal to it (no shift on "
+        "either side; torchvision would pad a smaller map where timm shrinks the window). timm computes the "
+        "relative position index, torchvision stores it.",
+    ),
+    Family(
+        "Swin-V2",
+        "torchvision",
+        _TORCHVISION_SWIN_V2_TO_TIMM,
+        _ONE_WAY,
+        [
+            Member(
+                "T (window 8)",
+                _torchvision_with_constants("swin_v2_t", ("relative_coords_table",), num_classes=10),
+                _timm("swinv2_tiny_window8_256", num_classes=10),
+            ),
+        ],
+        image=256,
+        note="256x256 images, as Swin-T. torchvision stores the continuous position bias' coordinate table, "
+        "timm computes it: it keeps its computed values here. torchvision's qkv bias is timm's q and v biases.",
     ),
 ]
 
