@@ -106,7 +106,13 @@ COVERAGE = [
     ("mobilenetv2 1.0: transformers -> timm", None, "AmbiguityError: 34 groups tie without enumeration order"),
     ("bit ResNetV2-50x1: transformers -> timm", None, None),
     ("convnext tiny (3, 3, 9, 3 blocks): torchvision -> timm", None, None),
+    ("convnext tiny (3, 3, 9, 3 blocks): transformers -> timm", None, None),
     ("convnext-v2 atto (1x1 convolutions as the MLP): transformers -> timm", None, None),
+    (
+        "swin T (window 7): transformers -> timm",
+        "AmbiguityError: 4 groups tie, in definition order too",
+        "AmbiguityError: 4 groups tie without enumeration order",
+    ),
     (
         "levit 128S (key width 16, 2, 3, 4 blocks): transformers -> timm",
         None,

@@ -19,7 +19,7 @@ below 1e-5) before a pair counts:
   timm's `remap_state_dict` relies on); every pair of tensors must have equal element counts.
 
 Families whose two implementations cannot be made to compute the same function are listed in
-`UNPAIRED` with the reason: MaxViT (torchvision -> timm) and PoolFormer (transformers -> timm).
+`UNPAIRED` with the reason: MaxViT (torchvision -> timm), PoolFormer and DINOv2 (transformers -> timm).
 """
 
 from __future__ import annotations
@@ -283,6 +283,23 @@ _TRANSFORMERS_SWIN_V2_TO_TIMM = _converted(
         (r"\.attention\.self\.", ".attn."),
         *_TRANSFORMERS_BERT_BLOCK,
         (r"^swinv2\.layernorm\.", "norm."),
+        (r"^classifier\.", "head.fc."),
+    ),
+)
+
+# transformers' Swin, like its Swin-V2, merges patches at the end of a stage.
+_TRANSFORMERS_SWIN_TO_TIMM = _converted(
+    _QKV,
+    _renames(
+        (r"^swin\.embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
+        (r"^swin\.embeddings\.norm\.", "patch_embed.norm."),
+        (r"^swin\.encoder\.layers\.(\d+)\.downsample\.", lambda match: f"layers.{int(match[1]) + 1}.downsample."),
+        (r"^swin\.encoder\.", ""),
+        (r"\.attention\.relative_position_bias\.", ".attn."),
+        (r"\.attention\.qkv\.", ".attn.qkv."),
+        (r"\.attention\.o_proj\.", ".attn.proj."),
+        *_TRANSFORMERS_NORMS,
+        (r"^swin\.layernorm\.", "norm."),
         (r"^classifier\.", "head.fc."),
     ),
 )
@@ -685,6 +702,11 @@ FAMILIES = [
                 _torchvision("swin_t", num_classes=10),
                 _timm("swin_tiny_patch4_window7_224", num_classes=10),
             ),
+            Member(
+                "S (18 blocks in the third stage)",
+                _torchvision("swin_s", num_classes=10),
+                _timm("swin_small_patch4_window7_224", num_classes=10),
+            ),
         ],
         image=224,
         note="224x224 images: every stage's size is a multiple of the window, the last equal to it (no shift on "
@@ -702,9 +724,14 @@ FAMILIES = [
                 _torchvision_with_constants("swin_v2_t", ("relative_coords_table",), num_classes=10),
                 _timm("swinv2_tiny_window8_256", num_classes=10),
             ),
+            Member(
+                "S (18 blocks in the third stage)",
+                _torchvision_with_constants("swin_v2_s", ("relative_coords_table",), num_classes=10),
+                _timm("swinv2_small_window8_256", num_classes=10),
+            ),
         ],
         image=256,
-        note="256x256 images, as Swin-T. torchvision stores the continuous position bias' coordinate table, "
+        note="256x256 images, as Swin. torchvision stores the continuous position bias' coordinate table, "
         "timm computes it: it keeps its computed values here. torchvision's qkv bias is timm's q and v biases.",
     ),
 ]
@@ -859,6 +886,16 @@ FAMILIES += [
         ],
     ),
     _in_order(
+        "ConvNeXt",
+        "transformers",
+        [
+            _hf("tiny (3, 3, 9, 3 blocks)", "ConvNext", "convnext_tiny", layer_norm_eps=1e-6),
+            _hf("small (27 blocks in the third stage)", "ConvNext", "convnext_small", depths=[3, 3, 27, 3], layer_norm_eps=1e-6),
+        ],
+        note="Final LayerNorm eps 1e-6 as timm (transformers defaults to 1e-12); layer scale on both sides. "
+        "ConvNextConfig's defaults are tiny.",
+    ),
+    _in_order(
         "ConvNeXt-V2",
         "transformers",
         [
@@ -961,6 +998,19 @@ FAMILIES += [
         ],
         note=_HF_VIT_EQUAL + " A relative position bias in every layer (use_relative_position_bias=True, timm's "
         "default), layer scale 0.1 and mean pooling on both sides.",
+    ),
+    Family(
+        "Swin",
+        "transformers",
+        _TRANSFORMERS_SWIN_TO_TIMM,
+        _ONE_WAY,
+        [
+            _hf("T (window 7)", "Swin", "swin_tiny_patch4_window7_224"),
+            _hf("S (18 blocks in the third stage)", "Swin", "swin_small_patch4_window7_224", depths=[2, 2, 18, 2]),
+        ],
+        image=224,
+        note="224x224 images: every stage's size a multiple of the window (SwinConfig's defaults are T). "
+        "transformers keeps q, k, v apart and computes the relative position index, as timm.",
     ),
     Family(
         "Swin-V2",
@@ -1071,8 +1121,12 @@ UNPAIRED: list[tuple[str, str]] = [
         ),
     ),
     (
-        "Swin, DINOv2, ConvNeXt (transformers -> timm)",
-        "no family here yet: they run unproven in the hand-picked pairs.",
+        "DINOv2 (transformers -> timm)",
+        (
+            "cannot be made equal as classifiers: transformers' Dinov2ForImageClassification reads the class token "
+            "concatenated with the mean of the patch tokens (a Linear of twice the width); timm's ViT pools one "
+            "way (token, avg, max, ...), never both. The hand-picked pair compares the backbones' features, unproven."
+        ),
     ),
 ]
 
