@@ -105,6 +105,38 @@ COVERAGE = [
     ("mobilenetv1 1.0: transformers -> timm", None, None),
     ("mobilenetv2 1.0: transformers -> timm", None, "AmbiguityError: 34 groups tie without enumeration order"),
     ("bit ResNetV2-50x1: transformers -> timm", None, None),
+    ("convnext tiny (3, 3, 9, 3 blocks): torchvision -> timm", None, None),
+    ("convnext tiny (3, 3, 9, 3 blocks): transformers -> timm", None, None),
+    ("convnext-v2 atto (1x1 convolutions as the MLP): transformers -> timm", None, None),
+    (
+        "swin T (window 7): transformers -> timm",
+        "AmbiguityError: 4 groups tie, in definition order too",
+        "AmbiguityError: 4 groups tie without enumeration order",
+    ),
+    (
+        "levit 128S (key width 16, 2, 3, 4 blocks): transformers -> timm",
+        None,
+        "AmbiguityError: 8 groups tie without enumeration order",
+    ),
+    ("vit B/16 (2 layers): transformers -> timm", None, "AmbiguityError: 1 group ties without enumeration order"),
+    (
+        "deit tiny distilled (width 192, 3 heads, 2 layers): transformers -> timm",
+        None,
+        "AmbiguityError: 1 group ties without enumeration order",
+    ),
+    (
+        "beit base (2 layers): transformers -> timm",
+        "wrong: the second block's norm1, q, v and norm2 biases are mapped round a cycle",
+        "AmbiguityError: 1 group ties without enumeration order",
+    ),
+    ("swin-v2 T (window 8): transformers -> timm", None, "AmbiguityError: 4 groups tie without enumeration order"),
+    ("pvt-v2 B0 (spatial-reduction attention): transformers -> timm", None, None),
+    ("hiera tiny (1, 2, 7, 2 blocks): transformers -> timm", None, "AmbiguityError: 18 groups tie without enumeration order"),
+    (
+        "mobilevit XXS (expansion 2): transformers -> timm",
+        "AmbiguityError: 5 groups tie at exactly the same cost",
+        "AmbiguityError: 8 groups tie without enumeration order",
+    ),
     ("efficientnet B0: timm -> torchvision", None, None),
 ]
 
