@@ -148,8 +148,6 @@ def test_a_weight_without_partner_does_not_hide_which_norm_is_the_stem():
     }
 
 
-@pytest.mark.xfail(strict=True, reason="wrong mapping: layer2.norm.* <- blocks.0.norm1.*, layer1.norm.* <- blocks.1.norm1.* "
-                                       "(pairs follow the enumeration order, not the rank of the numbers)")
 def test_a_weight_without_partner_does_not_let_the_order_pair_renumbered_blocks():
     # torchvision's layer1, layer2 against blocks.0, blocks.1; `my` lists layer2 first; `their` counts batches.
     their = {"blocks.0.norm1.weight": (4,), "blocks.0.norm1.bias": (4,), "blocks.0.norm1.num_batches_tracked": (),

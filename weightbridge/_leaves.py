@@ -56,6 +56,12 @@ def dtype_kind(dtype):
     return "float"
 
 
+def is_counter(leaf):
+    """A single integer: a counter (BatchNorm's num_batches_tracked, a step), never a learned value. One
+    implementation keeps it where another keeps none."""
+    return leaf.dtype_kind == "int" and leaf.size == 1
+
+
 def dtype_name(dtype):
     """A framework-neutral dtype name: 'float32', 'bfloat16', 'int64', ..."""
     name = str(dtype)

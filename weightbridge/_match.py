@@ -16,7 +16,7 @@ from ._formats import resolve_format
 from ._fusion import (
     ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted, proposed_fused_pairing,
 )
-from ._leaves import infer_separator, read_leaves, split_tied
+from ._leaves import infer_separator, is_counter, read_leaves, split_tied
 from ._limits import problem_too_large_error
 from ._mapping import Mapping, Pair
 from ._progress import stage, steps
@@ -188,9 +188,8 @@ def check_unmatched(problem, assignment, ignore_unmatched_inputs, ignore_unmatch
     # A copy of a tied tensor is used when another of its names is.
     unused = {leaf.name for leaf in unmatched_their}
     unmatched_their = [leaf for leaf in unmatched_their if all(alias in unused for alias in leaf.aliases)]
-    # A single integer is a counter (BatchNorm's num_batches_tracked, a step), never a learned value: a
-    # checkpoint may keep it where `my` does not.
-    unmatched_their = [leaf for leaf in unmatched_their if not (leaf.dtype_kind == "int" and leaf.size == 1)]
+    # A checkpoint may keep a counter where `my` keeps none.
+    unmatched_their = [leaf for leaf in unmatched_their if not is_counter(leaf)]
     their_by_name = {leaf.name: leaf for leaf in unmatched_their}
     if not ignore_unmatched_outputs:
         for leaf in unmatched_my:

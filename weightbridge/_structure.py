@@ -34,6 +34,7 @@ import re
 from collections import defaultdict
 
 from . import _names
+from ._leaves import is_counter
 
 _HASH_MODULUS = (1 << 61) - 1
 _KERAS_NUMBERED = re.compile(r"[A-Za-z]\w*_[1-9][0-9]*")
@@ -84,16 +85,19 @@ class _Tree:
                 self.parent[path] = up
                 self.children[up].append(path)
         self.members = defaultdict(list)
-        exact, size = defaultdict(int), defaultdict(int)
+        exact, size, counted = defaultdict(int), defaultdict(int), defaultdict(int)
         for k, leaf in enumerate(leaves):
             signature = hash((leaf.size, leaf.dtype_kind)) % _HASH_MODULUS
             for node in dict.fromkeys(self.node_of[leaf.parts[:depth]] for depth in range(len(leaf.parts))):
                 self.members[node].append(k)
+                if is_counter(leaf):
+                    continue
+                counted[node] += 1
                 exact[node] = (exact[node] + signature) % _HASH_MODULUS
                 size[node] += leaf.size
         # The bag, as a multiset hash (sums of element hashes: equal bags, equal keys), and the coarse
-        # bag a fusion leaves unchanged.
-        self.bag = {node: (len(self.members[node]), size[node], exact[node]) for node in self.members}
+        # bag a fusion leaves unchanged. Counters are left out: one implementation keeps them, another not.
+        self.bag = {node: (counted[node], size[node], exact[node]) for node in self.members}
         self.coarse = {node: size[node] for node in self.members}
 
     def first(self, node):
