@@ -153,6 +153,21 @@ def test_weightbridge_tool_retries_with_the_hints_each_ambiguity_proposes(monkey
     ]
     assert result == {"done": [("given", "hint"), ("reduce", "conv1"), ("q", "query")]}
     assert tool.hints_needed == [("reduce", "conv1"), ("q", "query")]
+    assert tool.zero_hint_error == "AmbiguityError: tie"
+
+
+def test_weightbridge_tool_keeps_the_first_error_when_its_hints_fail(monkeypatch):
+    def adapt(their, my, hints=()):
+        if not hints:
+            raise weightbridge.AmbiguityError("conv1 and conv3 tie\nsecond line", hints=[("reduce", "conv1")])
+        raise weightbridge.HintError("hint ('reduce', 'conv1') is never needed")
+
+    monkeypatch.setattr(weightbridge, "adapt", adapt)
+    tool = make_tool("weightbridge")
+    with pytest.raises(weightbridge.HintError, match="is never needed"):
+        tool({}, {})
+    assert tool.hints_needed == [("reduce", "conv1")]
+    assert tool.zero_hint_error == "AmbiguityError: conv1 and conv3 tie\nsecond line"
 
 
 def test_weightbridge_tool_reraises_an_ambiguity_without_a_new_hint(monkeypatch):
@@ -164,6 +179,7 @@ def test_weightbridge_tool_reraises_an_ambiguity_without_a_new_hint(monkeypatch)
     with pytest.raises(weightbridge.AmbiguityError, match="axis order undecidable"):
         tool({}, {}, hints=[("a", "b")])
     assert tool.hints_needed == []
+    assert tool.zero_hint_error is None
 
 
 # ---- weightbridge 0.0.4 ----

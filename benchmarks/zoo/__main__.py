@@ -69,6 +69,7 @@ def run_one(pair_name, tool_name, orders, output_path):
             "relative_error": result.relative_error,
             "message": tool.not_applicable if outcome == "n/a" else result.message,
             "hints_needed": [list(hint) for hint in tool.hints_needed],
+            "zero_hint_error": tool.zero_hint_error,
             "seconds": None if outcome == "n/a" else tool.seconds,
             "tool_bytes": None if outcome == "n/a" else tool.peak_rise_bytes,
         })
