@@ -119,9 +119,7 @@ class LegacyTool(Tool):
         self.run = None
 
     def adapt(self, their, my, hints):
-        in_format, out_format = _legacy_format(their), _legacy_format(my)
-        if in_format is None or out_format is None:
-            in_format = out_format = None  # 0.0.4 takes both or neither
+        in_format, out_format = legacy_formats(their, my)
         run = run_legacy(
             their, my, hints, in_format=in_format, out_format=out_format, timeout=self.timeout
         )
@@ -203,9 +201,24 @@ def convert_like(value, like):
     return np.asarray(array).astype(like.dtype, copy=False)
 
 
+def legacy_formats(their, my):
+    """The `in_format`, `out_format` a user of 0.0.4 would pass: both or neither, as it requires, and
+    only between layouts that differ, as its README says (formats "when weights are adapted between
+    different deep learning frameworks"). Between equal layouts they permute nothing, but 0.0.4 then
+    solves a shape equation per leaf and subtree, 27x its time on DenseNet-121 for the same mapping."""
+    in_format, out_format = _legacy_format(their), _legacy_format(my)
+    if in_format is None or out_format is None or _LAYOUTS[in_format] == _LAYOUTS[out_format]:
+        return None, None
+    return in_format, out_format
+
+
+# 0.0.4's own weight layouts per format name.
+_LAYOUTS = {"pytorch": "o i k...", "flax": "k... i o", "tensorflow": "k... i o"}
+
+
 def _legacy_format(tree):
-    """The layout name a user of 0.0.4 would pass for a tree: from its array types, or for numpy
-    arrays (how Keras and TensorFlow checkpoints arrive) from their `kernel` names."""
+    """The layout name of a tree for 0.0.4: from its array types, or for numpy arrays (how Keras and
+    TensorFlow checkpoints arrive) from their `kernel` names."""
     leaves = flatten(tree)
     modules = {type(leaf).__module__.split(".")[0] for _, leaf in leaves}
     if modules == {"torch"}:
