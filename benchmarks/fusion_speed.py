@@ -63,7 +63,7 @@ def write_signatures(path):
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.zoo.pairs import PAIRS as ZOO
+    from benchmarks.zoo.catalog import PAIRS as ZOO
 
     signatures = {}
     for name in PAIRS:

@@ -451,7 +451,8 @@ def run_case(case, truth, check_functionally):
 def extra_pairs():
     """Pairs the zoo does not hold: a 7-layer ViT on both sides, whose near misses (6 layers into 7 and
     7 into 6) are the worst case of the issue's measurements."""
-    from benchmarks.zoo.pairs import PAIRS, ZooPair, _image, _timm, _transformers
+    from benchmarks.zoo.catalog import PAIRS
+    from benchmarks.zoo.pairs import ZooPair, _image, _timm, _transformers
 
     base = PAIRS["vit: transformers -> timm"]
     hf_vit = dict(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=7, num_attention_heads=4,
@@ -478,7 +479,7 @@ EXTRA_PERTURBATIONS = {"vit-7: transformers -> timm": ("near miss: their block f
 
 
 def all_pairs():
-    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.catalog import PAIRS
 
     return {**PAIRS, **extra_pairs()}
 

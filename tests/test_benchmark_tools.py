@@ -20,7 +20,7 @@ from benchmarks.legacy import run_legacy, run_measured
 from benchmarks.zoo import sweep
 from benchmarks.results import write_atomically
 from benchmarks.zoo.__main__ import format_summary, weightbridge_shortfalls
-from benchmarks.zoo.tools import NotApplicable, ToolRefused, make_tool
+from benchmarks.zoo.tools import NotApplicable, ToolRefused, legacy_formats, make_tool
 
 
 def seeded(*shape, seed):
@@ -153,6 +153,21 @@ def test_weightbridge_tool_retries_with_the_hints_each_ambiguity_proposes(monkey
     ]
     assert result == {"done": [("given", "hint"), ("reduce", "conv1"), ("q", "query")]}
     assert tool.hints_needed == [("reduce", "conv1"), ("q", "query")]
+    assert tool.zero_hint_error == "AmbiguityError: tie"
+
+
+def test_weightbridge_tool_keeps_the_first_error_when_its_hints_fail(monkeypatch):
+    def adapt(their, my, hints=()):
+        if not hints:
+            raise weightbridge.AmbiguityError("conv1 and conv3 tie\nsecond line", hints=[("reduce", "conv1")])
+        raise weightbridge.HintError("hint ('reduce', 'conv1') is never needed")
+
+    monkeypatch.setattr(weightbridge, "adapt", adapt)
+    tool = make_tool("weightbridge")
+    with pytest.raises(weightbridge.HintError, match="is never needed"):
+        tool({}, {})
+    assert tool.hints_needed == [("reduce", "conv1")]
+    assert tool.zero_hint_error == "AmbiguityError: conv1 and conv3 tie\nsecond line"
 
 
 def test_weightbridge_tool_reraises_an_ambiguity_without_a_new_hint(monkeypatch):
@@ -164,6 +179,7 @@ def test_weightbridge_tool_reraises_an_ambiguity_without_a_new_hint(monkeypatch)
     with pytest.raises(weightbridge.AmbiguityError, match="axis order undecidable"):
         tool({}, {}, hints=[("a", "b")])
     assert tool.hints_needed == []
+    assert tool.zero_hint_error is None
 
 
 # ---- weightbridge 0.0.4 ----
@@ -240,6 +256,17 @@ def test_legacy_tool_treats_numpy_trees_with_kernels_as_tensorflow_layout():
     result = make_tool("weightbridge-0.0.4")(their, my)
     np.testing.assert_array_equal(result["dense/kernel"], their["classifier.weight"].T.numpy())
     np.testing.assert_array_equal(result["dense/bias"], their["classifier.bias"].numpy())
+
+
+def test_legacy_formats_only_between_layouts_that_differ():
+    torch_tree = {"fc.weight": torch.zeros(2, 3)}
+    flax_tree = {"fc": {"kernel": jnp.zeros((3, 2))}}
+    keras_tree = {"fc/kernel": np.zeros((3, 2), np.float32)}
+    assert legacy_formats(torch_tree, flax_tree) == ("pytorch", "flax")
+    assert legacy_formats(keras_tree, torch_tree) == ("tensorflow", "pytorch")
+    assert legacy_formats(torch_tree, torch_tree) == (None, None)
+    assert legacy_formats(flax_tree, keras_tree) == (None, None)
+    assert legacy_formats({"fc/w": np.zeros((3, 2), np.float32)}, flax_tree) == (None, None)
 
 
 def test_legacy_tool_raises_0_0_4_refusals_as_value_errors():

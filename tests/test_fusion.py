@@ -318,7 +318,7 @@ def test_transformers_query_key_value_and_timm_qkv_map_both_ways_on_real_models(
     """Randomised source, mapped with zero hints, loaded into the target: both compute the same."""
     import dataclasses
 
-    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.catalog import PAIRS
     from benchmarks.zoo.verify import verify
 
     torch.set_num_threads(1)

@@ -15,7 +15,7 @@ norms after attention also pairs the dense layers beside them, so one hint settl
 import pytest
 
 import weightbridge
-from benchmarks.zoo.pairs import PAIRS
+from benchmarks.zoo.catalog import PAIRS
 from benchmarks.zoo.verify import verify
 
 BERT = PAIRS["bert: transformers -> keras-hub"]

@@ -9,7 +9,7 @@ import torch
 
 import weightbridge
 from benchmarks import robustness
-from benchmarks.zoo.pairs import PAIRS
+from benchmarks.zoo.catalog import PAIRS
 
 
 def sides(pair_name):

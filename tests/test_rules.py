@@ -9,7 +9,7 @@ from weightbridge import Mapping, Pair
 
 
 def test_transformers_vit_into_timm_compresses_to_one_rule_per_weight_kind():
-    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.catalog import PAIRS
 
     pair = PAIRS["vit: transformers -> timm"]
     mapping = weightbridge.match(pair.build_source().weights(), pair.build_target().weights())

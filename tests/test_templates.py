@@ -142,7 +142,7 @@ def test_a_split_template_keeps_every_candidate_of_its_size():
     # solve on templates pairs some norms wrongly, their members disagree and they are split. Had only
     # those been split, the feed-forward norm's beta would have lost its true partner (h.{}.ln_2.bias,
     # then single leaves) and kept mlp.c_proj.bias; the whole size class is split instead.
-    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.catalog import PAIRS
     from benchmarks.zoo.verify import verify
 
     # With that order neither side's enumeration order is evidence for the norms: it takes a hint.

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import weightbridge
-from benchmarks.zoo.pairs import PAIRS
+from benchmarks.zoo.catalog import PAIRS
 from benchmarks.zoo.verify import verify
 
 FAST_PAIRS = [pair for pair in PAIRS.values() if pair.fast]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmarks.zoo.pairs import PAIRS
+from benchmarks.zoo.catalog import PAIRS
 from benchmarks.zoo.verify import verify
 
 VISION_PAIRS = [

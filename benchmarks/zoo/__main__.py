@@ -48,7 +48,7 @@ def run_one(pair_name, tool_name, orders, output_path):
     """The child side: verify one pair with one tool in each of `orders`; write the records as JSON."""
     import torch
 
-    from benchmarks.zoo.pairs import PAIRS
+    from benchmarks.zoo.catalog import PAIRS
     from benchmarks.zoo.tools import make_tool
     from benchmarks.zoo.verify import prove, verify
 
@@ -69,6 +69,7 @@ def run_one(pair_name, tool_name, orders, output_path):
             "relative_error": result.relative_error,
             "message": tool.not_applicable if outcome == "n/a" else result.message,
             "hints_needed": [list(hint) for hint in tool.hints_needed],
+            "zero_hint_error": tool.zero_hint_error,
             "seconds": None if outcome == "n/a" else tool.seconds,
             "tool_bytes": None if outcome == "n/a" else tool.peak_rise_bytes,
         })
@@ -285,27 +286,6 @@ def format_results(records, tools, pairs, sweep_text, command, proofs=(), orders
     return "\n".join(lines + [""])
 
 
-def select_pairs(families):
-    """The pairs of the named family modules ("vision", ...; "hand-picked" for the zoo's original pairs)
-    or whose family name contains one of `families` (any case); every pair without `families`."""
-    import importlib
-
-    from benchmarks.zoo.families import FAMILY_MODULES
-    from benchmarks.zoo.pairs import PAIRS, _pairs
-
-    if not families:
-        return list(PAIRS.values())
-    chosen = set()
-    for family in families:
-        if family in FAMILY_MODULES:
-            chosen |= {p.name for p in importlib.import_module(f"benchmarks.zoo.families.{family}").pairs()}
-        elif family == "hand-picked":
-            chosen |= {p.name for p in _pairs()}
-        else:
-            chosen |= {p.name for p in PAIRS.values() if family.lower() in p.family.lower()}
-    return [pair for name, pair in PAIRS.items() if name in chosen]
-
-
 def _run_all(jobs, workers, timeout, orders):
     """Run (pair, tool) jobs on `workers` processes at a time; the records in job order."""
     from concurrent.futures import ThreadPoolExecutor
@@ -350,6 +330,7 @@ def main(argv=None):
         return
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from benchmarks.zoo.catalog import select_pairs
     from benchmarks.zoo.families import vision
 
     pairs = [pair for pair in select_pairs(args.family) if args.pairs in pair.name]

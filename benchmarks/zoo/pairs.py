@@ -3,8 +3,9 @@
 Each `ZooPair` builds both sides from a config with random initialisation (nothing is
 downloaded), so a mapping can be checked functionally: the source side gets random
 weights, the mapped weights go into the target side, and both must compute the same
-function on the same input. `PAIRS` holds every pair by name; `fast=True` marks the ones
-the test suite runs.
+function on the same input. This module holds the sides, the builders the families share and
+the hand-picked pairs; `benchmarks.zoo.catalog.PAIRS` holds every pair by name. `fast=True` marks
+the ones the test suite runs.
 """
 
 from __future__ import annotations
@@ -760,7 +761,7 @@ HF_VIT = dict(
 )
 
 
-def _pairs() -> list[ZooPair]:
+def hand_picked_pairs() -> list[ZooPair]:
     vit = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0, num_classes=10)
     hf_vit = dict(HF_VIT, num_labels=10, layer_norm_eps=1e-6)
     swin = dict(embed_dim=32, depths=(2, 2), num_heads=(2, 4), window_size=4, num_classes=10)
@@ -1303,11 +1304,3 @@ def _pairs() -> list[ZooPair]:
         ),
     ]
 
-
-def _all_pairs() -> list[ZooPair]:
-    from benchmarks.zoo.families import family_pairs
-
-    return _pairs() + family_pairs()
-
-
-PAIRS: dict[str, ZooPair] = {pair.name: pair for pair in _all_pairs()}
