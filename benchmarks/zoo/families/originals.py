@@ -8,6 +8,7 @@ written by hand: explicit rules, one per kind of weight, `my` name pattern -> th
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Callable
@@ -1422,6 +1423,96 @@ _BERT_TO_NNX = [
 ]
 
 
+# ---------------------------------------------------------------------------- ResNet in Flax linen, BatchNorm statistics
+
+_RESNET = dict(stages=(2, 2, 2, 2), width=64, classes=10, image=64)
+
+
+def _flax_resnet() -> JaxSide:
+    """ResNet-18 as the Flax examples write it (examples/imagenet/models.py): `conv_init`, `bn_init`,
+    `ResNetBlock_k` numbered across stages with `Conv_0`, `BatchNorm_0`, `Conv_1`, `BatchNorm_1` and, where
+    the shape changes, `conv_proj` and `norm_proj`, then `Dense_0`; running statistics in `batch_stats`
+    (`mean`, `var`). Padded as torchvision pads (one row each side), where the example pads "SAME", which
+    on an even size pads a stride-2 window after only."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen
+
+    conv = functools.partial(linen.Conv, use_bias=False)
+    norm = functools.partial(linen.BatchNorm, use_running_average=True, momentum=0.9, epsilon=1e-5)
+    one = ((1, 1), (1, 1))
+
+    class ResNetBlock(linen.Module):
+        filters: int
+        strides: tuple = (1, 1)
+
+        @linen.compact
+        def __call__(self, x):
+            y = linen.relu(norm()(conv(self.filters, (3, 3), self.strides, padding=one)(x)))
+            y = norm()(conv(self.filters, (3, 3), padding=one)(y))
+            if x.shape != y.shape:
+                x = norm(name="norm_proj")(conv(self.filters, (1, 1), self.strides, padding="VALID", name="conv_proj")(x))
+            return linen.relu(x + y)
+
+    class ResNet(linen.Module):
+        @linen.compact
+        def __call__(self, images):
+            x = jnp.transpose(images, (0, 2, 3, 1))
+            x = conv(_RESNET["width"], (7, 7), (2, 2), padding=[(3, 3), (3, 3)], name="conv_init")(x)
+            x = linen.relu(norm(name="bn_init")(x))
+            x = linen.max_pool(x, (3, 3), strides=(2, 2), padding=one)
+            for stage, blocks in enumerate(_RESNET["stages"]):
+                for block in range(blocks):
+                    strides = (2, 2) if stage > 0 and block == 0 else (1, 1)
+                    x = ResNetBlock(_RESNET["width"] * 2**stage, strides)(x)
+            return linen.Dense(_RESNET["classes"])(x.mean(axis=(1, 2)))
+
+    model = ResNet()
+    variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3, _RESNET["image"], _RESNET["image"])))
+    return JaxSide(variables, jax.jit(model.apply))
+
+
+def _torchvision_resnet18() -> TorchSide:
+    import torchvision
+
+    return TorchSide(torchvision.models.resnet18(weights=None, num_classes=_RESNET["classes"]), _logits)
+
+
+def _batch_norm(mine: str, theirs: str) -> list:
+    """A torch BatchNorm2d's affine weights and running statistics in Flax's params and batch_stats."""
+    return [
+        (f"params/{mine}/scale", f"{theirs}.weight", _same),
+        (f"params/{mine}/bias", f"{theirs}.bias", _same),
+        (f"batch_stats/{mine}/mean", f"{theirs}.running_mean", _same),
+        (f"batch_stats/{mine}/var", f"{theirs}.running_var", _same),
+    ]
+
+
+def _resnet_block_rules(block: int, stage: int, index: int) -> list:
+    mine, theirs = f"ResNetBlock_{block}", f"layer{stage + 1}.{index}"
+    return [
+        (f"params/{mine}/Conv_0/kernel", f"{theirs}.conv1.weight", _conv_to_flax),
+        (f"params/{mine}/Conv_1/kernel", f"{theirs}.conv2.weight", _conv_to_flax),
+        (f"params/{mine}/conv_proj/kernel", f"{theirs}.downsample.0.weight", _conv_to_flax),
+        *_batch_norm(f"{mine}/BatchNorm_0", f"{theirs}.bn1"),
+        *_batch_norm(f"{mine}/BatchNorm_1", f"{theirs}.bn2"),
+        *_batch_norm(f"{mine}/norm_proj", f"{theirs}.downsample.1"),
+    ]
+
+
+# Flax's ResNet <- torchvision's: the blocks, numbered across stages in Flax, are layer{s}.{j} in torchvision.
+_TORCHVISION_RESNET_TO_FLAX = [
+    ("params/conv_init/kernel", "conv1.weight", _conv_to_flax),
+    *_batch_norm("bn_init", "bn1"),
+    *(
+        rule
+        for block, (stage, index) in enumerate((s, j) for s, blocks in enumerate(_RESNET["stages"]) for j in range(blocks))
+        for rule in _resnet_block_rules(block, stage, index)
+    ),
+    *_dense("params/Dense_0", "fc"),
+]
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _CONVNEXT = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), classes=10)
@@ -1508,6 +1599,13 @@ def pairs() -> list[ZooPair]:
               _nanogpt(False), text, _GPT2_TO_NANOGPT, nanogpt_notes + "Untied heads on both sides."),
         _pair("nanogpt: nanogpt tied -> transformers tied", "GPT-2", "original", "transformers", _nanogpt(True),
               _transformers_gpt2(True, "gelu"), text, _reversed(_GPT2_TO_NANOGPT, {}), nanogpt_notes + "Tied on both sides."),
+    ]
+    found += [
+        _pair("resnet18: torchvision -> flax", "ResNet", "torchvision", "flax", _torchvision_resnet18, _flax_resnet,
+              _image(_RESNET["image"]), _TORCHVISION_RESNET_TO_FLAX,
+              "torchvision's resnet18 (two basic blocks per stage, widths 64 to 512) against the Flax examples' "
+              "ResNet-18: BatchNorm eps 1e-5 on both sides, running mean and variance in Flax's batch_stats, "
+              "torchvision's num_batches_tracked without a partner; padding as torchvision's (see _flax_resnet)."),
     ]
     found += [
         _pair("mamba: transformers -> flax", "Mamba", "transformers", "flax", _transformers_mamba, _flax_mamba, text, _MAMBA_TO_FLAX,
