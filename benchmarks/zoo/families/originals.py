@@ -20,6 +20,7 @@ from benchmarks.zoo.pairs import (
     JaxSide,
     TorchSide,
     ZooPair,
+    _encoder_decoder_tokens,
     _hf_hidden,
     _hf_bert,
     _hf_logits,
@@ -1513,6 +1514,213 @@ _TORCHVISION_RESNET_TO_FLAX = [
 ]
 
 
+# ---------------------------------------------------------------------------- T5.1.1 in Flax linen, as T5X writes it
+
+_T5 = dict(vocabulary=_VOCABULARY, width=64, heads=4, head_dim=16, mlp=128, depth=2, buckets=32, max_distance=128)
+
+
+def _transformers_t5() -> TorchSide:
+    """transformers' T5 v1.1: gated GELU (tanh) feed-forward, untied output head, RMS norms eps 1e-6."""
+    import transformers
+
+    config = transformers.T5Config(
+        vocab_size=_T5["vocabulary"],
+        d_model=_T5["width"],
+        d_kv=_T5["head_dim"],
+        d_ff=_T5["mlp"],
+        num_layers=_T5["depth"],
+        num_decoder_layers=_T5["depth"],
+        num_heads=_T5["heads"],
+        relative_attention_num_buckets=_T5["buckets"],
+        relative_attention_max_distance=_T5["max_distance"],
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
+        layer_norm_epsilon=1e-6,
+        decoder_start_token_id=0,
+    )
+
+    def forward(module, tokens):
+        return module(input_ids=_torch_in(tokens["encoder"]), decoder_input_ids=_torch_in(tokens["decoder"])).logits
+
+    return TorchSide(transformers.T5ForConditionalGeneration(config), forward)
+
+
+def _relative_position_bucket(relative_position, bidirectional: bool, buckets: int, max_distance: int):
+    """T5X's bucketing of key minus query positions: exact up to half the buckets, logarithmic beyond."""
+    bucket = 0
+    n = -relative_position
+    if bidirectional:
+        buckets //= 2
+        bucket += (n < 0).astype(np.int32) * buckets
+        n = np.abs(n)
+    else:
+        n = np.maximum(n, 0)
+    exact = buckets // 2
+    large = exact + (
+        np.log(n.astype(np.float32) / exact + np.finfo(np.float32).eps) / np.log(max_distance / exact) * (buckets - exact)
+    ).astype(np.int32)
+    return bucket + np.where(n < exact, n, np.minimum(large, buckets - 1))
+
+
+def _t5x() -> JaxSide:
+    """T5.1.1 as T5X's example network writes it (t5x/examples/t5/network.py and layers.py): a shared
+    `token_embedder`; `encoder` and `decoder` with one `relpos_bias` table (heads, buckets) each, shared
+    by their layers, `layers_i` with `pre_attention_layer_norm`, `attention` (`query`, `key`, `value`
+    kernels (D, heads, head dim), `out` (heads, head dim, D)), `pre_mlp_layer_norm` and `mlp` (`wi_0`
+    gelu, `wi_1` linear, `wo`); the decoder's layers add `encoder_decoder_attention`; `encoder_norm`,
+    `decoder_norm`, and the untied `logits_dense`. No biases, no 1/sqrt(d) in attention, as T5's."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen
+
+    width, heads, head_dim = _T5["width"], _T5["heads"], _T5["head_dim"]
+
+    class LayerNorm(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            scale = self.param("scale", linen.initializers.ones, (x.shape[-1],))
+            return x * jax.lax.rsqrt(jnp.mean(x * x, -1, keepdims=True) + 1e-6) * scale
+
+    class MultiHeadDotProductAttention(linen.Module):
+        @linen.compact
+        def __call__(self, inputs_q, inputs_kv, bias):
+            dense = functools.partial(linen.DenseGeneral, (heads, head_dim), use_bias=False)
+            q, k, v = dense(name="query")(inputs_q), dense(name="key")(inputs_kv), dense(name="value")(inputs_kv)
+            weights = jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q, k) + bias, axis=-1)
+            y = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+            return linen.DenseGeneral(width, axis=(-2, -1), use_bias=False, name="out")(y)
+
+    class MlpBlock(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            gate = linen.gelu(linen.DenseGeneral(_T5["mlp"], use_bias=False, name="wi_0")(x))
+            y = gate * linen.DenseGeneral(_T5["mlp"], use_bias=False, name="wi_1")(x)
+            return linen.DenseGeneral(width, use_bias=False, name="wo")(y)
+
+    class RelativePositionBiases(linen.Module):
+        bidirectional: bool
+
+        @linen.compact
+        def __call__(self, length):
+            positions = np.arange(length)
+            bucket = _relative_position_bucket(
+                positions[None, :] - positions[:, None], self.bidirectional, _T5["buckets"], _T5["max_distance"]
+            )
+            table = self.param("rel_embedding", linen.initializers.normal(1.0), (heads, _T5["buckets"]))
+            return table[:, bucket][None]
+
+    class EncoderLayer(linen.Module):
+        @linen.compact
+        def __call__(self, x, bias):
+            y = LayerNorm(name="pre_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="attention")(y, y, bias)
+            return x + MlpBlock(name="mlp")(LayerNorm(name="pre_mlp_layer_norm")(x))
+
+    class DecoderLayer(linen.Module):
+        @linen.compact
+        def __call__(self, x, encoded, bias):
+            y = LayerNorm(name="pre_self_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="self_attention")(y, y, bias)
+            y = LayerNorm(name="pre_cross_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="encoder_decoder_attention")(y, encoded, 0.0)
+            return x + MlpBlock(name="mlp")(LayerNorm(name="pre_mlp_layer_norm")(x))
+
+    class Encoder(linen.Module):
+        shared_embedding: linen.Module
+
+        @linen.compact
+        def __call__(self, tokens):
+            bias = RelativePositionBiases(True, name="relpos_bias")(tokens.shape[1])
+            x = self.shared_embedding(tokens)
+            for index in range(_T5["depth"]):
+                x = EncoderLayer(name=f"layers_{index}")(x, bias)
+            return LayerNorm(name="encoder_norm")(x)
+
+    class Decoder(linen.Module):
+        shared_embedding: linen.Module
+
+        @linen.compact
+        def __call__(self, encoded, tokens):
+            length = tokens.shape[1]
+            causal = jnp.where(jnp.tril(jnp.ones((length, length), bool)), 0.0, -1e10)
+            bias = RelativePositionBiases(False, name="relpos_bias")(length) + causal
+            y = self.shared_embedding(tokens)
+            for index in range(_T5["depth"]):
+                y = DecoderLayer(name=f"layers_{index}")(y, encoded, bias)
+            y = LayerNorm(name="decoder_norm")(y)
+            return linen.DenseGeneral(_T5["vocabulary"], use_bias=False, name="logits_dense")(y)
+
+    class Transformer(linen.Module):
+        def setup(self):
+            self.token_embedder = linen.Embed(_T5["vocabulary"], width)
+            self.encoder = Encoder(shared_embedding=self.token_embedder)
+            self.decoder = Decoder(shared_embedding=self.token_embedder)
+
+        def __call__(self, encoder_tokens, decoder_tokens):
+            return self.decoder(self.encoder(encoder_tokens), decoder_tokens)
+
+    model = Transformer()
+    variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, _TEXT_LENGTH), jnp.int32), jnp.zeros((1, _TEXT_LENGTH // 2), jnp.int32))
+    apply = jax.jit(model.apply)
+
+    def run(variables, tokens):
+        return apply(variables, jnp.asarray(tokens["encoder"], jnp.int32), jnp.asarray(tokens["decoder"], jnp.int32))
+
+    return JaxSide(variables, run)
+
+
+def _heads_in(weight):
+    return weight.T.reshape(_T5["width"], _T5["heads"], -1)
+
+
+def _heads_out(weight):
+    return weight.T.reshape(_T5["heads"], -1, _T5["width"])
+
+
+def _t5_attention(mine: str, theirs: str) -> list:
+    return [
+        *((f"{mine}/{name}/kernel", f"{theirs}.{short}.weight", _heads_in) for name, short in (("query", "q"), ("key", "k"), ("value", "v"))),
+        (f"{mine}/out/kernel", f"{theirs}.o.weight", _heads_out),
+    ]
+
+
+def _t5_stack(side: str, layers: list) -> list:
+    """One stack's rules: `layers` is (my sub-layer, their layer index, their module) for each piece."""
+    rules = [(f"params/{side}/relpos_bias/rel_embedding", f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight", _transpose)]
+    for mine, index, theirs in layers:
+        prefix, source = f"params/{side}/layers_{{i}}", f"{side}.block.{{i}}.layer.{index}"
+        if theirs is None:
+            rules.append((f"{prefix}/{mine}/scale", f"{source}.layer_norm.weight", _same))
+        elif mine == "mlp":
+            rules += [(f"{prefix}/mlp/{w}/kernel", f"{source}.DenseReluDense.{w}.weight", _transpose) for w in ("wi_0", "wi_1", "wo")]
+        else:
+            rules += _t5_attention(f"{prefix}/{mine}", f"{source}.{theirs}")
+    return rules + [(f"params/{side}/{side}_norm/scale", f"{side}.final_layer_norm.weight", _same)]
+
+
+# T5X's T5 <- transformers' T5.
+_T5_TO_T5X = [
+    ("params/token_embedder/embedding", "shared.weight", _same),
+    *_t5_stack(
+        "encoder",
+        [("pre_attention_layer_norm", 0, None), ("attention", 0, "SelfAttention"), ("pre_mlp_layer_norm", 1, None), ("mlp", 1, "")],
+    ),
+    *_t5_stack(
+        "decoder",
+        [
+            ("pre_self_attention_layer_norm", 0, None),
+            ("self_attention", 0, "SelfAttention"),
+            ("pre_cross_attention_layer_norm", 1, None),
+            ("encoder_decoder_attention", 1, "EncDecAttention"),
+            ("pre_mlp_layer_norm", 2, None),
+            ("mlp", 2, ""),
+        ],
+    ),
+    ("params/decoder/logits_dense/kernel", "lm_head.weight", _transpose),
+]
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _CONVNEXT = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), classes=10)
@@ -1606,6 +1814,14 @@ def pairs() -> list[ZooPair]:
               "torchvision's resnet18 (two basic blocks per stage, widths 64 to 512) against the Flax examples' "
               "ResNet-18: BatchNorm eps 1e-5 on both sides, running mean and variance in Flax's batch_stats, "
               "torchvision's num_batches_tracked without a partner; padding as torchvision's (see _flax_resnet)."),
+    ]
+    found += [
+        _pair("t5: transformers -> t5x flax", "T5", "transformers", "flax", _transformers_t5, _t5x,
+              _encoder_decoder_tokens(_VOCABULARY), _T5_TO_T5X,
+              "T5 v1.1 on both sides: gated GELU (tanh) feed-forward, RMS norms eps 1e-6, 32 relative position "
+              "buckets up to distance 128 (one table per stack, in its first block in transformers), untied "
+              "output head; compares the logits. transformers' shared, encoder and decoder token tables are one "
+              "tensor under three names, T5X's token_embedder one leaf."),
     ]
     found += [
         _pair("mamba: transformers -> flax", "Mamba", "transformers", "flax", _transformers_mamba, _flax_mamba, text, _MAMBA_TO_FLAX,
