@@ -1312,6 +1312,105 @@ _LLAMA_TO_EQUINOX = _renamed(
     leaves=("weight",),
 )
 
+
+def _equinox_gpt2() -> EquinoxSide:
+    """GPT-2 in Equinox with its built-in `eqx.nn.MultiheadAttention` (`query_proj`, `key_proj`,
+    `value_proj`, `output_proj`, (out, in) weights with biases), `eqx.nn.LayerNorm` eps 1e-5, tanh GELU;
+    the head reads `token_embedding.weight`, held once (tied)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    width = _GPT2["width"]
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 64))
+
+    class Block(eqx.Module):
+        attention_norm: eqx.nn.LayerNorm
+        attention: eqx.nn.MultiheadAttention
+        mlp_norm: eqx.nn.LayerNorm
+        mlp_up: eqx.nn.Linear
+        mlp_down: eqx.nn.Linear
+
+        def __call__(self, x):
+            y = jax.vmap(self.attention_norm)(x)
+            causal = jnp.tril(jnp.ones((x.shape[0], x.shape[0]), bool))
+            x = x + self.attention(y, y, y, mask=causal)
+            y = jax.nn.gelu(jax.vmap(self.mlp_up)(jax.vmap(self.mlp_norm)(x)), approximate=True)
+            return x + jax.vmap(self.mlp_down)(y)
+
+    class GPT2(eqx.Module):
+        token_embedding: eqx.nn.Embedding
+        position_embedding: eqx.nn.Embedding
+        blocks: list
+        final_norm: eqx.nn.LayerNorm
+
+        def __call__(self, tokens):
+            x = jax.vmap(self.token_embedding)(tokens) + self.position_embedding.weight[: tokens.shape[0]]
+            for block in self.blocks:
+                x = block(x)
+            return jax.vmap(self.final_norm)(x) @ self.token_embedding.weight.T
+
+    def block():
+        return Block(
+            attention_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+            attention=eqx.nn.MultiheadAttention(
+                _GPT2["heads"], width, use_query_bias=True, use_key_bias=True, use_value_bias=True,
+                use_output_bias=True, key=next(keys),
+            ),
+            mlp_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+            mlp_up=eqx.nn.Linear(width, 4 * width, key=next(keys)),
+            mlp_down=eqx.nn.Linear(4 * width, width, key=next(keys)),
+        )
+
+    model = GPT2(
+        token_embedding=eqx.nn.Embedding(_GPT2["vocabulary"], width, key=next(keys)),
+        position_embedding=eqx.nn.Embedding(_GPT2["context"], width, key=next(keys)),
+        blocks=[block() for _ in range(_GPT2["depth"])],
+        final_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+    )
+    apply = eqx.filter_jit(lambda model, tokens: jax.vmap(model)(tokens))
+    return EquinoxSide(model, lambda model, tokens: apply(model, jnp.asarray(tokens, jnp.int32)))
+
+
+def _c_attn_part(index: int) -> Callable:
+    """One of q, k, v out of GPT-2's fused Conv1D c_attn ((in, 3 out) weight, (3 out,) bias), as (out, in)."""
+    width = _GPT2["width"]
+
+    def part(fused):
+        piece = fused[..., index * width : (index + 1) * width]
+        return piece.T if piece.ndim == 2 else piece
+
+    return part
+
+
+# Equinox <- transformers' GPT-2: Conv1D's (in, out) weights transposed, c_attn split into three.
+_GPT2_TO_EQUINOX = [
+    ("token_embedding.weight", "transformer.wte.weight", _same),
+    ("position_embedding.weight", "transformer.wpe.weight", _same),
+    *_renamed(
+        [
+            ("blocks.{i}.attention_norm", "transformer.h.{i}.ln_1"),
+            ("blocks.{i}.mlp_norm", "transformer.h.{i}.ln_2"),
+            ("final_norm", "transformer.ln_f"),
+        ]
+    ),
+    *(
+        (f"blocks.{{i}}.attention.{name}_proj.{leaf}", f"transformer.h.{{i}}.attn.c_attn.{leaf}", _c_attn_part(index))
+        for index, name in enumerate(("query", "key", "value"))
+        for leaf in ("weight", "bias")
+    ),
+    *(
+        (f"blocks.{{i}}.{mine}.weight", f"transformer.h.{{i}}.{theirs}.weight", _transpose)
+        for mine, theirs in (("attention.output_proj", "attn.c_proj"), ("mlp_up", "mlp.c_fc"), ("mlp_down", "mlp.c_proj"))
+    ),
+    *_renamed(
+        [("blocks.{i}.attention.output_proj", "transformer.h.{i}.attn.c_proj"), ("blocks.{i}.mlp_up", "transformer.h.{i}.mlp.c_fc"),
+         ("blocks.{i}.mlp_down", "transformer.h.{i}.mlp.c_proj")],
+        leaves=("bias",),
+    ),
+]
+
+
 _BERT = dict(vocabulary=_VOCABULARY, context=_CONTEXT, segments=2, width=64, depth=2, heads=4, intermediate=128, eps=1e-12)
 
 
@@ -1844,6 +1943,11 @@ def pairs() -> list[ZooPair]:
               original_moe, text, _TRANSFORMERS_TO_MOE, moe_notes + " The stacked experts split into one module each."),
         _pair("llama: transformers -> equinox", "Llama", "transformers", "equinox", _transformers_llama, _equinox_llama, text,
               _LLAMA_TO_EQUINOX, "Configs as llama: meta original -> transformers; Equinox's Linear keeps (out, in) weights."),
+        _pair("gpt2: transformers tied -> equinox tied", "GPT-2", "transformers", "equinox", _transformers_gpt2(True, "gelu_new"),
+              _equinox_gpt2, text, _GPT2_TO_EQUINOX,
+              "gelu_new (tanh) and LayerNorm eps 1e-5 on both sides; transformers' fused Conv1D c_attn (in, 3 out) "
+              "splits into Equinox's MultiheadAttention query, key and value projections (out, in); tied on both "
+              "sides: one tensor under two names in transformers, one leaf in Equinox."),
         _pair("bert: transformers -> flax nnx", "BERT", "transformers", "flax-nnx", _transformers_bert, _nnx_bert, text,
               _BERT_TO_NNX, "Exact GELU and LayerNorm eps 1e-12 on both sides, post-norm, two segments, no pooler; "
               "the NNX tree's list indices are int keys."),
