@@ -4,6 +4,7 @@
     python -m benchmarks.zoo --pairs resnet --tools weightbridge name-identity --no-sweep
     python -m benchmarks.zoo --sweep-limit 100     # the sweep on a fixed random sample
     python -m benchmarks.zoo --family vision --order definition alphabetical --no-sweep
+    python -m benchmarks.zoo --family text --against proof --no-sweep   # against keras-hub's converter
 
 Each pair's proof (a mapping written by hand or a library's converter) runs first, once; a pair
 whose proof fails is reported and not counted, a pair without a proof is counted apart as
@@ -30,7 +31,7 @@ from collections import Counter
 
 from benchmarks.legacy import peak_resident_bytes, run_measured
 from benchmarks.results import REPOSITORY, RESULTS_PATH, keep_other_sections, versions, write_atomically
-from benchmarks.zoo.verify import ORDERS, PROOF_TOLERANCE
+from benchmarks.zoo.verify import ORDERS, PROOF_TOLERANCE, REFERENCES
 
 VERSIONED_PACKAGES = (
     "torch", "torchvision", "timm", "transformers", "open_clip_torch", "jax", "flax", "keras", "keras-hub", "numpy", "einx",
@@ -44,8 +45,9 @@ OUTCOMES = ("correct", "error", "wrong", "crashed", "n/a")
 PROOF = "proof"
 
 
-def run_one(pair_name, tool_name, orders, output_path):
-    """The child side: verify one pair with one tool in each of `orders`; write the records as JSON."""
+def run_one(pair_name, tool_name, orders, output_path, against="source"):
+    """The child side: verify one pair with one tool in each of `orders`, its output compared with
+    `against` (see `verify`); write the records as JSON."""
     import torch
 
     from benchmarks.zoo.catalog import PAIRS
@@ -61,7 +63,7 @@ def run_one(pair_name, tool_name, orders, output_path):
                         "message": result.message, "hints_needed": [], "seconds": None, "tool_bytes": None})
     for order in orders if tool_name != PROOF else ():
         tool = make_tool(tool_name)
-        result = verify(pair, tool, order=order)
+        result = verify(pair, tool, order=order, against=against)
         outcome = "n/a" if tool.not_applicable is not None else result.outcome
         records.append({
             "order": order,
@@ -79,7 +81,7 @@ def run_one(pair_name, tool_name, orders, output_path):
         json.dump(records, f)
 
 
-def run_pair_tool(pair_name, tool_name, timeout, orders=ORDERS):
+def run_pair_tool(pair_name, tool_name, timeout, orders=ORDERS, against="source"):
     """Run one (pair, tool) in a fresh subprocess over `orders`; one record per order, with the measured peak memory."""
     orders = ("definition",) if tool_name == PROOF else tuple(orders)
     with tempfile.TemporaryDirectory(prefix="zoo-run-") as folder:
@@ -87,7 +89,8 @@ def run_pair_tool(pair_name, tool_name, timeout, orders=ORDERS):
         log_path = os.path.join(folder, "log.txt")
         with open(log_path, "w") as log:
             process = run_measured(
-                [sys.executable, "-m", "benchmarks.zoo", "--run-one", pair_name, tool_name, ",".join(orders), output_path],
+                [sys.executable, "-m", "benchmarks.zoo", "--run-one", pair_name, tool_name, ",".join(orders), output_path,
+                 "--against", against],
                 timeout=timeout,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -286,13 +289,13 @@ def format_results(records, tools, pairs, sweep_text, command, proofs=(), orders
     return "\n".join(lines + [""])
 
 
-def _run_all(jobs, workers, timeout, orders):
+def _run_all(jobs, workers, timeout, orders, against="source"):
     """Run (pair, tool) jobs on `workers` processes at a time; the records in job order."""
     from concurrent.futures import ThreadPoolExecutor
 
     def run(job):
         pair, tool = job
-        records = run_pair_tool(pair, tool, timeout, orders)
+        records = run_pair_tool(pair, tool, timeout, orders, against)
         for r in records:
             hints = f" after {len(r['hints_needed'])} proposed hints" if r["hints_needed"] else ""
             print(f"{pair} | {tool} | {r['order']}: {r['outcome']}{hints}", file=sys.stderr, flush=True)
@@ -312,6 +315,10 @@ def main(argv=None):
         help="only these family modules (vision, ...; hand-picked) or families whose name contains the word",
     )
     parser.add_argument("--order", nargs="+", default=list(ORDERS), choices=ORDERS, help="source key orders")
+    parser.add_argument(
+        "--against", default="source", choices=REFERENCES,
+        help="compare a mapped target with the source's output or with the target on its pair's proof",
+    )
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS), help="tools to compare")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per (pair, tool) run over all orders")
     parser.add_argument("--no-sweep", action="store_true", help="skip the timm sweep")
@@ -326,7 +333,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.run_one:
         pair, tool, orders, output = args.run_one
-        run_one(pair, tool, orders.split(","), output)
+        run_one(pair, tool, orders.split(","), output, args.against)
         return
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -338,7 +345,9 @@ def main(argv=None):
     proofs = _run_all([(p.name, PROOF) for p in pairs if p.prove is not None], args.workers, args.timeout, orders)
     proven = {r["pair"] for r in proofs if r["outcome"] == "correct"}
     runnable = [p for p in pairs if p.prove is None or p.name in proven]
-    records = _run_all([(p.name, tool) for p in runnable for tool in args.tools], args.workers, args.timeout, orders)
+    records = _run_all(
+        [(p.name, tool) for p in runnable for tool in args.tools], args.workers, args.timeout, orders, args.against
+    )
     family_of = {p.name: p.family for p in pairs}
     print(format_proofs(proofs, family_of))
     print()

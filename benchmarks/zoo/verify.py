@@ -70,13 +70,23 @@ def reordered(tree, order: str, seed: int = 0):
     return visit(tree)
 
 
-def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "definition") -> Result:
+# What a mapped target is compared with: the source's output, or the target's own output on the weights
+# of the pair's proof (for a keras-hub pair, keras-hub's converter): the mapping a library ships.
+REFERENCES = ("source", "proof")
+
+
+def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "definition", against: str = "source") -> Result:
     """Map `pair`'s randomised source weights onto its target with `adapt_fn` and compare the outputs.
 
     `adapt_fn(their, my, hints=hints)` is called like `weightbridge.adapt`; the source tree reaches
-    it in `order` (see `reordered`), the target tree in its own order. Both sides are built here,
-    so nothing outside this call is changed.
+    it in `order` (see `reordered`), the target tree in its own order. `against` (one of `REFERENCES`)
+    is what the mapped target's output is compared with: the source's, or the target's on the weights
+    `pair.prove` gives. Both sides are built here, so nothing outside this call is changed.
     """
+    if against not in REFERENCES:
+        raise ValueError(f"against must be one of {REFERENCES}, got {against!r}")
+    if against == "proof" and pair.prove is None:
+        raise ValueError(f"{pair.name} has no proof to compare with")
     source = pair.build_source()
     target = pair.build_target()
     source.randomize(seed)
@@ -92,7 +102,7 @@ def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "de
     except Exception as error:  # noqa: BLE001
         return Result("crashed", None, f"the mapped weights do not load: {_describe(error)}")
     inputs = pair.make_input(seed)
-    expected = source.run(inputs)
+    expected = source.run(inputs) if against == "source" else _proven_target(pair, source).run(inputs)
     try:
         got = target.run(inputs)
     except Exception as error:  # noqa: BLE001
@@ -111,6 +121,13 @@ def prove(pair: ZooPair, *, seed: int = 0) -> Result:
     if result.outcome == "correct" and result.relative_error >= PROOF_TOLERANCE:
         return Result("wrong", result.relative_error, f"relative error {result.relative_error:.3g} above {PROOF_TOLERANCE:g}")
     return result
+
+
+def _proven_target(pair: ZooPair, source):
+    """A fresh target holding the weights the pair's proof gives for `source`'s weights."""
+    target = pair.build_target()
+    target.load(pair.prove(source.weights(), target.weights()))
+    return target
 
 
 def _describe(error: BaseException) -> str:

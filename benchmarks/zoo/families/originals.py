@@ -8,6 +8,7 @@ written by hand: explicit rules, one per kind of weight, `my` name pattern -> th
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Callable
@@ -19,6 +20,7 @@ from benchmarks.zoo.pairs import (
     JaxSide,
     TorchSide,
     ZooPair,
+    _encoder_decoder_tokens,
     _hf_hidden,
     _hf_bert,
     _hf_logits,
@@ -1310,6 +1312,105 @@ _LLAMA_TO_EQUINOX = _renamed(
     leaves=("weight",),
 )
 
+
+def _equinox_gpt2() -> EquinoxSide:
+    """GPT-2 in Equinox with its built-in `eqx.nn.MultiheadAttention` (`query_proj`, `key_proj`,
+    `value_proj`, `output_proj`, (out, in) weights with biases), `eqx.nn.LayerNorm` eps 1e-5, tanh GELU;
+    the head reads `token_embedding.weight`, held once (tied)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    width = _GPT2["width"]
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 64))
+
+    class Block(eqx.Module):
+        attention_norm: eqx.nn.LayerNorm
+        attention: eqx.nn.MultiheadAttention
+        mlp_norm: eqx.nn.LayerNorm
+        mlp_up: eqx.nn.Linear
+        mlp_down: eqx.nn.Linear
+
+        def __call__(self, x):
+            y = jax.vmap(self.attention_norm)(x)
+            causal = jnp.tril(jnp.ones((x.shape[0], x.shape[0]), bool))
+            x = x + self.attention(y, y, y, mask=causal)
+            y = jax.nn.gelu(jax.vmap(self.mlp_up)(jax.vmap(self.mlp_norm)(x)), approximate=True)
+            return x + jax.vmap(self.mlp_down)(y)
+
+    class GPT2(eqx.Module):
+        token_embedding: eqx.nn.Embedding
+        position_embedding: eqx.nn.Embedding
+        blocks: list
+        final_norm: eqx.nn.LayerNorm
+
+        def __call__(self, tokens):
+            x = jax.vmap(self.token_embedding)(tokens) + self.position_embedding.weight[: tokens.shape[0]]
+            for block in self.blocks:
+                x = block(x)
+            return jax.vmap(self.final_norm)(x) @ self.token_embedding.weight.T
+
+    def block():
+        return Block(
+            attention_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+            attention=eqx.nn.MultiheadAttention(
+                _GPT2["heads"], width, use_query_bias=True, use_key_bias=True, use_value_bias=True,
+                use_output_bias=True, key=next(keys),
+            ),
+            mlp_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+            mlp_up=eqx.nn.Linear(width, 4 * width, key=next(keys)),
+            mlp_down=eqx.nn.Linear(4 * width, width, key=next(keys)),
+        )
+
+    model = GPT2(
+        token_embedding=eqx.nn.Embedding(_GPT2["vocabulary"], width, key=next(keys)),
+        position_embedding=eqx.nn.Embedding(_GPT2["context"], width, key=next(keys)),
+        blocks=[block() for _ in range(_GPT2["depth"])],
+        final_norm=eqx.nn.LayerNorm(width, eps=1e-5),
+    )
+    apply = eqx.filter_jit(lambda model, tokens: jax.vmap(model)(tokens))
+    return EquinoxSide(model, lambda model, tokens: apply(model, jnp.asarray(tokens, jnp.int32)))
+
+
+def _c_attn_part(index: int) -> Callable:
+    """One of q, k, v out of GPT-2's fused Conv1D c_attn ((in, 3 out) weight, (3 out,) bias), as (out, in)."""
+    width = _GPT2["width"]
+
+    def part(fused):
+        piece = fused[..., index * width : (index + 1) * width]
+        return piece.T if piece.ndim == 2 else piece
+
+    return part
+
+
+# Equinox <- transformers' GPT-2: Conv1D's (in, out) weights transposed, c_attn split into three.
+_GPT2_TO_EQUINOX = [
+    ("token_embedding.weight", "transformer.wte.weight", _same),
+    ("position_embedding.weight", "transformer.wpe.weight", _same),
+    *_renamed(
+        [
+            ("blocks.{i}.attention_norm", "transformer.h.{i}.ln_1"),
+            ("blocks.{i}.mlp_norm", "transformer.h.{i}.ln_2"),
+            ("final_norm", "transformer.ln_f"),
+        ]
+    ),
+    *(
+        (f"blocks.{{i}}.attention.{name}_proj.{leaf}", f"transformer.h.{{i}}.attn.c_attn.{leaf}", _c_attn_part(index))
+        for index, name in enumerate(("query", "key", "value"))
+        for leaf in ("weight", "bias")
+    ),
+    *(
+        (f"blocks.{{i}}.{mine}.weight", f"transformer.h.{{i}}.{theirs}.weight", _transpose)
+        for mine, theirs in (("attention.output_proj", "attn.c_proj"), ("mlp_up", "mlp.c_fc"), ("mlp_down", "mlp.c_proj"))
+    ),
+    *_renamed(
+        [("blocks.{i}.attention.output_proj", "transformer.h.{i}.attn.c_proj"), ("blocks.{i}.mlp_up", "transformer.h.{i}.mlp.c_fc"),
+         ("blocks.{i}.mlp_down", "transformer.h.{i}.mlp.c_proj")],
+        leaves=("bias",),
+    ),
+]
+
+
 _BERT = dict(vocabulary=_VOCABULARY, context=_CONTEXT, segments=2, width=64, depth=2, heads=4, intermediate=128, eps=1e-12)
 
 
@@ -1422,6 +1523,303 @@ _BERT_TO_NNX = [
 ]
 
 
+# ---------------------------------------------------------------------------- ResNet in Flax linen, BatchNorm statistics
+
+_RESNET = dict(stages=(2, 2, 2, 2), width=64, classes=10, image=64)
+
+
+def _flax_resnet() -> JaxSide:
+    """ResNet-18 as the Flax examples write it (examples/imagenet/models.py): `conv_init`, `bn_init`,
+    `ResNetBlock_k` numbered across stages with `Conv_0`, `BatchNorm_0`, `Conv_1`, `BatchNorm_1` and, where
+    the shape changes, `conv_proj` and `norm_proj`, then `Dense_0`; running statistics in `batch_stats`
+    (`mean`, `var`). Padded as torchvision pads (one row each side), where the example pads "SAME", which
+    on an even size pads a stride-2 window after only."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen
+
+    conv = functools.partial(linen.Conv, use_bias=False)
+    norm = functools.partial(linen.BatchNorm, use_running_average=True, momentum=0.9, epsilon=1e-5)
+    one = ((1, 1), (1, 1))
+
+    class ResNetBlock(linen.Module):
+        filters: int
+        strides: tuple = (1, 1)
+
+        @linen.compact
+        def __call__(self, x):
+            y = linen.relu(norm()(conv(self.filters, (3, 3), self.strides, padding=one)(x)))
+            y = norm()(conv(self.filters, (3, 3), padding=one)(y))
+            if x.shape != y.shape:
+                x = norm(name="norm_proj")(conv(self.filters, (1, 1), self.strides, padding="VALID", name="conv_proj")(x))
+            return linen.relu(x + y)
+
+    class ResNet(linen.Module):
+        @linen.compact
+        def __call__(self, images):
+            x = jnp.transpose(images, (0, 2, 3, 1))
+            x = conv(_RESNET["width"], (7, 7), (2, 2), padding=[(3, 3), (3, 3)], name="conv_init")(x)
+            x = linen.relu(norm(name="bn_init")(x))
+            x = linen.max_pool(x, (3, 3), strides=(2, 2), padding=one)
+            for stage, blocks in enumerate(_RESNET["stages"]):
+                for block in range(blocks):
+                    strides = (2, 2) if stage > 0 and block == 0 else (1, 1)
+                    x = ResNetBlock(_RESNET["width"] * 2**stage, strides)(x)
+            return linen.Dense(_RESNET["classes"])(x.mean(axis=(1, 2)))
+
+    model = ResNet()
+    variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3, _RESNET["image"], _RESNET["image"])))
+    return JaxSide(variables, jax.jit(model.apply))
+
+
+def _torchvision_resnet18() -> TorchSide:
+    import torchvision
+
+    return TorchSide(torchvision.models.resnet18(weights=None, num_classes=_RESNET["classes"]), _logits)
+
+
+def _batch_norm(mine: str, theirs: str) -> list:
+    """A torch BatchNorm2d's affine weights and running statistics in Flax's params and batch_stats."""
+    return [
+        (f"params/{mine}/scale", f"{theirs}.weight", _same),
+        (f"params/{mine}/bias", f"{theirs}.bias", _same),
+        (f"batch_stats/{mine}/mean", f"{theirs}.running_mean", _same),
+        (f"batch_stats/{mine}/var", f"{theirs}.running_var", _same),
+    ]
+
+
+def _resnet_block_rules(block: int, stage: int, index: int) -> list:
+    mine, theirs = f"ResNetBlock_{block}", f"layer{stage + 1}.{index}"
+    return [
+        (f"params/{mine}/Conv_0/kernel", f"{theirs}.conv1.weight", _conv_to_flax),
+        (f"params/{mine}/Conv_1/kernel", f"{theirs}.conv2.weight", _conv_to_flax),
+        (f"params/{mine}/conv_proj/kernel", f"{theirs}.downsample.0.weight", _conv_to_flax),
+        *_batch_norm(f"{mine}/BatchNorm_0", f"{theirs}.bn1"),
+        *_batch_norm(f"{mine}/BatchNorm_1", f"{theirs}.bn2"),
+        *_batch_norm(f"{mine}/norm_proj", f"{theirs}.downsample.1"),
+    ]
+
+
+# Flax's ResNet <- torchvision's: the blocks, numbered across stages in Flax, are layer{s}.{j} in torchvision.
+_TORCHVISION_RESNET_TO_FLAX = [
+    ("params/conv_init/kernel", "conv1.weight", _conv_to_flax),
+    *_batch_norm("bn_init", "bn1"),
+    *(
+        rule
+        for block, (stage, index) in enumerate((s, j) for s, blocks in enumerate(_RESNET["stages"]) for j in range(blocks))
+        for rule in _resnet_block_rules(block, stage, index)
+    ),
+    *_dense("params/Dense_0", "fc"),
+]
+
+
+# ---------------------------------------------------------------------------- T5.1.1 in Flax linen, as T5X writes it
+
+_T5 = dict(vocabulary=_VOCABULARY, width=64, heads=4, head_dim=16, mlp=128, depth=2, buckets=32, max_distance=128)
+
+
+def _transformers_t5() -> TorchSide:
+    """transformers' T5 v1.1: gated GELU (tanh) feed-forward, untied output head, RMS norms eps 1e-6."""
+    import transformers
+
+    config = transformers.T5Config(
+        vocab_size=_T5["vocabulary"],
+        d_model=_T5["width"],
+        d_kv=_T5["head_dim"],
+        d_ff=_T5["mlp"],
+        num_layers=_T5["depth"],
+        num_decoder_layers=_T5["depth"],
+        num_heads=_T5["heads"],
+        relative_attention_num_buckets=_T5["buckets"],
+        relative_attention_max_distance=_T5["max_distance"],
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        dropout_rate=0.0,
+        layer_norm_epsilon=1e-6,
+        decoder_start_token_id=0,
+    )
+
+    def forward(module, tokens):
+        return module(input_ids=_torch_in(tokens["encoder"]), decoder_input_ids=_torch_in(tokens["decoder"])).logits
+
+    return TorchSide(transformers.T5ForConditionalGeneration(config), forward)
+
+
+def _relative_position_bucket(relative_position, bidirectional: bool, buckets: int, max_distance: int):
+    """T5X's bucketing of key minus query positions: exact up to half the buckets, logarithmic beyond."""
+    bucket = 0
+    n = -relative_position
+    if bidirectional:
+        buckets //= 2
+        bucket += (n < 0).astype(np.int32) * buckets
+        n = np.abs(n)
+    else:
+        n = np.maximum(n, 0)
+    exact = buckets // 2
+    large = exact + (
+        np.log(n.astype(np.float32) / exact + np.finfo(np.float32).eps) / np.log(max_distance / exact) * (buckets - exact)
+    ).astype(np.int32)
+    return bucket + np.where(n < exact, n, np.minimum(large, buckets - 1))
+
+
+def _t5x() -> JaxSide:
+    """T5.1.1 as T5X's example network writes it (t5x/examples/t5/network.py and layers.py): a shared
+    `token_embedder`; `encoder` and `decoder` with one `relpos_bias` table (heads, buckets) each, shared
+    by their layers, `layers_i` with `pre_attention_layer_norm`, `attention` (`query`, `key`, `value`
+    kernels (D, heads, head dim), `out` (heads, head dim, D)), `pre_mlp_layer_norm` and `mlp` (`wi_0`
+    gelu, `wi_1` linear, `wo`); the decoder's layers add `encoder_decoder_attention`; `encoder_norm`,
+    `decoder_norm`, and the untied `logits_dense`. No biases, no 1/sqrt(d) in attention, as T5's."""
+    import jax
+    import jax.numpy as jnp
+    from flax import linen
+
+    width, heads, head_dim = _T5["width"], _T5["heads"], _T5["head_dim"]
+
+    class LayerNorm(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            scale = self.param("scale", linen.initializers.ones, (x.shape[-1],))
+            return x * jax.lax.rsqrt(jnp.mean(x * x, -1, keepdims=True) + 1e-6) * scale
+
+    class MultiHeadDotProductAttention(linen.Module):
+        @linen.compact
+        def __call__(self, inputs_q, inputs_kv, bias):
+            dense = functools.partial(linen.DenseGeneral, (heads, head_dim), use_bias=False)
+            q, k, v = dense(name="query")(inputs_q), dense(name="key")(inputs_kv), dense(name="value")(inputs_kv)
+            weights = jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q, k) + bias, axis=-1)
+            y = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+            return linen.DenseGeneral(width, axis=(-2, -1), use_bias=False, name="out")(y)
+
+    class MlpBlock(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            gate = linen.gelu(linen.DenseGeneral(_T5["mlp"], use_bias=False, name="wi_0")(x))
+            y = gate * linen.DenseGeneral(_T5["mlp"], use_bias=False, name="wi_1")(x)
+            return linen.DenseGeneral(width, use_bias=False, name="wo")(y)
+
+    class RelativePositionBiases(linen.Module):
+        bidirectional: bool
+
+        @linen.compact
+        def __call__(self, length):
+            positions = np.arange(length)
+            bucket = _relative_position_bucket(
+                positions[None, :] - positions[:, None], self.bidirectional, _T5["buckets"], _T5["max_distance"]
+            )
+            table = self.param("rel_embedding", linen.initializers.normal(1.0), (heads, _T5["buckets"]))
+            return table[:, bucket][None]
+
+    class EncoderLayer(linen.Module):
+        @linen.compact
+        def __call__(self, x, bias):
+            y = LayerNorm(name="pre_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="attention")(y, y, bias)
+            return x + MlpBlock(name="mlp")(LayerNorm(name="pre_mlp_layer_norm")(x))
+
+    class DecoderLayer(linen.Module):
+        @linen.compact
+        def __call__(self, x, encoded, bias):
+            y = LayerNorm(name="pre_self_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="self_attention")(y, y, bias)
+            y = LayerNorm(name="pre_cross_attention_layer_norm")(x)
+            x = x + MultiHeadDotProductAttention(name="encoder_decoder_attention")(y, encoded, 0.0)
+            return x + MlpBlock(name="mlp")(LayerNorm(name="pre_mlp_layer_norm")(x))
+
+    class Encoder(linen.Module):
+        shared_embedding: linen.Module
+
+        @linen.compact
+        def __call__(self, tokens):
+            bias = RelativePositionBiases(True, name="relpos_bias")(tokens.shape[1])
+            x = self.shared_embedding(tokens)
+            for index in range(_T5["depth"]):
+                x = EncoderLayer(name=f"layers_{index}")(x, bias)
+            return LayerNorm(name="encoder_norm")(x)
+
+    class Decoder(linen.Module):
+        shared_embedding: linen.Module
+
+        @linen.compact
+        def __call__(self, encoded, tokens):
+            length = tokens.shape[1]
+            causal = jnp.where(jnp.tril(jnp.ones((length, length), bool)), 0.0, -1e10)
+            bias = RelativePositionBiases(False, name="relpos_bias")(length) + causal
+            y = self.shared_embedding(tokens)
+            for index in range(_T5["depth"]):
+                y = DecoderLayer(name=f"layers_{index}")(y, encoded, bias)
+            y = LayerNorm(name="decoder_norm")(y)
+            return linen.DenseGeneral(_T5["vocabulary"], use_bias=False, name="logits_dense")(y)
+
+    class Transformer(linen.Module):
+        def setup(self):
+            self.token_embedder = linen.Embed(_T5["vocabulary"], width)
+            self.encoder = Encoder(shared_embedding=self.token_embedder)
+            self.decoder = Decoder(shared_embedding=self.token_embedder)
+
+        def __call__(self, encoder_tokens, decoder_tokens):
+            return self.decoder(self.encoder(encoder_tokens), decoder_tokens)
+
+    model = Transformer()
+    variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, _TEXT_LENGTH), jnp.int32), jnp.zeros((1, _TEXT_LENGTH // 2), jnp.int32))
+    apply = jax.jit(model.apply)
+
+    def run(variables, tokens):
+        return apply(variables, jnp.asarray(tokens["encoder"], jnp.int32), jnp.asarray(tokens["decoder"], jnp.int32))
+
+    return JaxSide(variables, run)
+
+
+def _heads_in(weight):
+    return weight.T.reshape(_T5["width"], _T5["heads"], -1)
+
+
+def _heads_out(weight):
+    return weight.T.reshape(_T5["heads"], -1, _T5["width"])
+
+
+def _t5_attention(mine: str, theirs: str) -> list:
+    return [
+        *((f"{mine}/{name}/kernel", f"{theirs}.{short}.weight", _heads_in) for name, short in (("query", "q"), ("key", "k"), ("value", "v"))),
+        (f"{mine}/out/kernel", f"{theirs}.o.weight", _heads_out),
+    ]
+
+
+def _t5_stack(side: str, layers: list) -> list:
+    """One stack's rules: `layers` is (my sub-layer, their layer index, their module) for each piece."""
+    rules = [(f"params/{side}/relpos_bias/rel_embedding", f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight", _transpose)]
+    for mine, index, theirs in layers:
+        prefix, source = f"params/{side}/layers_{{i}}", f"{side}.block.{{i}}.layer.{index}"
+        if theirs is None:
+            rules.append((f"{prefix}/{mine}/scale", f"{source}.layer_norm.weight", _same))
+        elif mine == "mlp":
+            rules += [(f"{prefix}/mlp/{w}/kernel", f"{source}.DenseReluDense.{w}.weight", _transpose) for w in ("wi_0", "wi_1", "wo")]
+        else:
+            rules += _t5_attention(f"{prefix}/{mine}", f"{source}.{theirs}")
+    return rules + [(f"params/{side}/{side}_norm/scale", f"{side}.final_layer_norm.weight", _same)]
+
+
+# T5X's T5 <- transformers' T5.
+_T5_TO_T5X = [
+    ("params/token_embedder/embedding", "shared.weight", _same),
+    *_t5_stack(
+        "encoder",
+        [("pre_attention_layer_norm", 0, None), ("attention", 0, "SelfAttention"), ("pre_mlp_layer_norm", 1, None), ("mlp", 1, "")],
+    ),
+    *_t5_stack(
+        "decoder",
+        [
+            ("pre_self_attention_layer_norm", 0, None),
+            ("self_attention", 0, "SelfAttention"),
+            ("pre_cross_attention_layer_norm", 1, None),
+            ("encoder_decoder_attention", 1, "EncDecAttention"),
+            ("pre_mlp_layer_norm", 2, None),
+            ("mlp", 2, ""),
+        ],
+    ),
+    ("params/decoder/logits_dense/kernel", "lm_head.weight", _transpose),
+]
+
+
 # ---------------------------------------------------------------------------- the pairs
 
 _CONVNEXT = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), classes=10)
@@ -1510,6 +1908,21 @@ def pairs() -> list[ZooPair]:
               _transformers_gpt2(True, "gelu"), text, _reversed(_GPT2_TO_NANOGPT, {}), nanogpt_notes + "Tied on both sides."),
     ]
     found += [
+        _pair("resnet18: torchvision -> flax", "ResNet", "torchvision", "flax", _torchvision_resnet18, _flax_resnet,
+              _image(_RESNET["image"]), _TORCHVISION_RESNET_TO_FLAX,
+              "torchvision's resnet18 (two basic blocks per stage, widths 64 to 512) against the Flax examples' "
+              "ResNet-18: BatchNorm eps 1e-5 on both sides, running mean and variance in Flax's batch_stats, "
+              "torchvision's num_batches_tracked without a partner; padding as torchvision's (see _flax_resnet)."),
+    ]
+    found += [
+        _pair("t5: transformers -> t5x flax", "T5", "transformers", "flax", _transformers_t5, _t5x,
+              _encoder_decoder_tokens(_VOCABULARY), _T5_TO_T5X,
+              "T5 v1.1 on both sides: gated GELU (tanh) feed-forward, RMS norms eps 1e-6, 32 relative position "
+              "buckets up to distance 128 (one table per stack, in its first block in transformers), untied "
+              "output head; compares the logits. transformers' shared, encoder and decoder token tables are one "
+              "tensor under three names, T5X's token_embedder one leaf."),
+    ]
+    found += [
         _pair("mamba: transformers -> flax", "Mamba", "transformers", "flax", _transformers_mamba, _flax_mamba, text, _MAMBA_TO_FLAX,
               "RMS norm eps 1e-5, silu, no projection biases, conv bias, state 8, conv kernel 4, dt rank 8 on both sides; "
               "compares the last hidden state (transformers' slow sequential scan against jax.lax.scan)."),
@@ -1530,6 +1943,11 @@ def pairs() -> list[ZooPair]:
               original_moe, text, _TRANSFORMERS_TO_MOE, moe_notes + " The stacked experts split into one module each."),
         _pair("llama: transformers -> equinox", "Llama", "transformers", "equinox", _transformers_llama, _equinox_llama, text,
               _LLAMA_TO_EQUINOX, "Configs as llama: meta original -> transformers; Equinox's Linear keeps (out, in) weights."),
+        _pair("gpt2: transformers tied -> equinox tied", "GPT-2", "transformers", "equinox", _transformers_gpt2(True, "gelu_new"),
+              _equinox_gpt2, text, _GPT2_TO_EQUINOX,
+              "gelu_new (tanh) and LayerNorm eps 1e-5 on both sides; transformers' fused Conv1D c_attn (in, 3 out) "
+              "splits into Equinox's MultiheadAttention query, key and value projections (out, in); tied on both "
+              "sides: one tensor under two names in transformers, one leaf in Equinox."),
         _pair("bert: transformers -> flax nnx", "BERT", "transformers", "flax-nnx", _transformers_bert, _nnx_bert, text,
               _BERT_TO_NNX, "Exact GELU and LayerNorm eps 1e-12 on both sides, post-norm, two segments, no pooler; "
               "the NNX tree's list indices are int keys."),
