@@ -12,7 +12,7 @@ import torch
 import weightbridge
 from benchmarks.zoo.catalog import PAIRS
 from benchmarks.zoo.families import originals, text
-from benchmarks.zoo.verify import verify
+from benchmarks.zoo.verify import Result, verify
 
 # The issue's bound for a proof: tighter than the zoo's check, so that a proof leaves the check room.
 PROOF_TOLERANCE = 1e-5
@@ -48,6 +48,14 @@ def test_the_identity_is_wrong_on_a_tied_pair():
     assert verify(pair, lambda their, my, hints=(): my).outcome == "wrong"
 
 
+def test_a_mapping_can_be_checked_against_keras_hubs_converter():
+    # weightbridge gives the target keras-hub's own weights, bit for bit; the target's own values are not.
+    pair = PAIRS["qwen3: transformers -> keras-hub"]
+    torch.set_num_threads(1)
+    assert verify(pair, weightbridge.adapt, against="proof") == Result("correct", 0.0, "")
+    assert verify(pair, lambda their, my, hints=(): my, against="proof").outcome == "wrong"
+
+
 def _sorted(tree):
     """The tree with every mapping's keys in name order, leaves untouched."""
     if hasattr(tree, "items") and not hasattr(tree, "shape"):
@@ -64,6 +72,8 @@ ORDERS = {"definition": weightbridge.adapt, "sorted": _adapt_sorted}
 # Chosen for coverage: keras-hub, Flax linen and NNX, Haiku, Equinox, original release code, tied
 # heads, encoder-decoders. Pairs weightbridge does not map today are strict xfails with the failure.
 AMBIGUOUS = "AmbiguityError: the mapping is not unique: {} of weights can be paired in more than one way"
+FUSED_AMBIGUOUS = "AmbiguityError: the mapping is not unique: {} can be put together in more than one way at the same cost"
+UNMATCHED = "UnmatchedError: {} weights of `their` have no partner in `my`"
 
 COVERAGE = [
     ("gpt2-lm: transformers -> keras-hub", "definition", None),
@@ -98,6 +108,14 @@ COVERAGE = [
     ("llama: transformers -> equinox", "sorted", None),
     ("bert: transformers -> flax nnx", "definition", None),
     ("bert: transformers -> flax nnx", "sorted", None),
+    ("qwen3: transformers -> keras-hub", "definition", None),
+    ("qwen3: transformers -> keras-hub", "sorted", AMBIGUOUS.format("1 group")),
+    ("resnet18: torchvision -> flax", "definition", UNMATCHED.format("20 of 122") + " (num_batches_tracked)"),
+    ("resnet18: torchvision -> flax", "sorted", UNMATCHED.format("20 of 122") + " (num_batches_tracked)"),
+    ("t5: transformers -> t5x flax", "definition", AMBIGUOUS.format("4 groups")),
+    ("t5: transformers -> t5x flax", "sorted", AMBIGUOUS.format("14 groups")),
+    ("gpt2: transformers tied -> equinox tied", "definition", FUSED_AMBIGUOUS.format("1 fused weight")),
+    ("gpt2: transformers tied -> equinox tied", "sorted", FUSED_AMBIGUOUS.format("4 fused weights")),
 ]
 
 

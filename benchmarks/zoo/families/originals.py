@@ -1,8 +1,8 @@
 """Original release code, re-created, and JAX targets written here, against the libraries' implementations.
 
 Each model below follows the names and layouts of the code it re-creates (Facebook's ConvNeXt V1
-and V2, Google's Flax ViT, OpenAI's Whisper, Karpathy's nanoGPT, Meta's Llama) or of the JAX
-framework it is written in (Flax linen and NNX, Haiku, Equinox). Every pair is proven by a mapping
+and V2, Google's Flax ViT, OpenAI's Whisper, Karpathy's nanoGPT, Meta's Llama, the Flax examples'
+ResNet, T5X's T5) or of the JAX framework it is written in (Flax linen and NNX, Haiku, Equinox). Every pair is proven by a mapping
 written by hand: explicit rules, one per kind of weight, `my` name pattern -> their name and transform.
 """
 
