@@ -79,7 +79,10 @@ def keep_other_sections(old, new):
 
 
 def write_section(path, heading, body):
-    """Replace (or add) one section of the markdown file at `path`, atomically."""
+    """Replace (or add) one section of the markdown file at `path`, atomically; an empty `path` (`--output ''`)
+    writes nothing, the section having been printed."""
+    if not path:
+        return
     old = ""
     if os.path.exists(path):
         with open(path) as f:
