@@ -152,6 +152,17 @@ def test_a_format_of_another_type_is_named_by_its_type():
 # Hints
 
 
+@pytest.mark.parametrize("hints", ["fc", 5, {"fc": "weight"}])
+def test_hints_are_a_list_of_pairs(hints):
+    with raises_at("weightbridge._match", "_check_hints", weightbridge.HintError) as error:
+        weightbridge.match(linear(), linear(), hints=hints)
+    assert str(error.value) == f"hints is a list of (my_substring, their_substring) pairs, got {hints!r}"
+
+
+def test_no_hints_may_be_written_none():
+    assert weightbridge.match(linear(), linear(), hints=None).pairs == weightbridge.match(linear(), linear()).pairs
+
+
 @pytest.mark.parametrize("hint", [("fc",), ("fc", 1), "fc", ("", "fc")])
 def test_a_hint_is_a_pair_of_non_empty_strings(hint):
     with raises_at("weightbridge._match", "_check_hints", weightbridge.HintError) as error:

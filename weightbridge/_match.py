@@ -98,6 +98,10 @@ def read_problem(their, my, *, in_format=None, out_format=None, in_separator=Non
 
 
 def _check_hints(hints, my_leaves, their_leaves):
+    if hints is None:
+        return ()
+    if isinstance(hints, (str, bytes)) or not isinstance(hints, (list, tuple)):
+        raise HintError(f"hints is a list of (my_substring, their_substring) pairs, got {hints!r}")
     checked = []
     for hint in hints:
         if not (isinstance(hint, (tuple, list)) and len(hint) == 2 and all(isinstance(s, str) and s for s in hint)):
