@@ -389,6 +389,14 @@ def test_readme_headline_is_replaced_between_its_markers_only():
         report.replace_headline("# Title\n", "new line")
 
 
+def test_the_repository_readme_has_the_headline_block():
+    from benchmarks.results import README_PATH
+
+    with open(README_PATH) as f:
+        readme = f.read()
+    assert report.replace_headline(readme, "new line").count("\nnew line\n") == 1
+
+
 def test_results_are_written_whole_or_not_at_all(tmp_path):
     path = tmp_path / "RESULTS.md"
     path.write_text("old")
