@@ -16,6 +16,7 @@ import tempfile
 BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(BENCHMARKS)
 RESULTS_PATH = os.path.join(BENCHMARKS, "RESULTS.md")
+README_PATH = os.path.join(REPOSITORY, "README.md")
 
 
 def write_atomically(path, text):

@@ -19,7 +19,7 @@ import weightbridge
 from benchmarks.legacy import run_legacy, run_measured
 from benchmarks.zoo import sweep
 from benchmarks.results import write_atomically
-from benchmarks.zoo.__main__ import format_summary, weightbridge_shortfalls
+from benchmarks.zoo import report
 from benchmarks.zoo.tools import NotApplicable, ToolRefused, legacy_formats, make_tool
 
 
@@ -299,23 +299,102 @@ def test_run_measured_peak_is_the_childs_own_not_this_process():
 # ---- the results page ----
 
 
-def test_shortfalls_list_every_pair_weightbridge_did_not_get_right_alone():
-    records = [
-        {"pair": "a", "tool": "weightbridge", "outcome": "correct", "hints_needed": [], "message": "", "relative_error": 0.0},
-        {"pair": "b", "tool": "weightbridge", "outcome": "correct", "hints_needed": [["reduce", "conv1"]], "message": ""},
-        {"pair": "c", "tool": "weightbridge", "outcome": "error", "hints_needed": [], "message": "UnmatchedError: x\n  y"},
-        {"pair": "d", "tool": "weightbridge", "outcome": "wrong", "hints_needed": [], "message": "", "relative_error": 0.5},
-        {"pair": "c", "tool": "name-identity", "outcome": "wrong", "hints_needed": [], "message": "", "relative_error": 1.0},
-    ]
-    assert weightbridge_shortfalls(records) == (
-        "- b: correct only with the hints its errors proposed: ('reduce', 'conv1')\n"
-        "- c: error: UnmatchedError: x y\n"
-        "- d: wrong: relative output error 0.5"
+def run_record(pair, tool, outcome, order="definition", hints=(), message="", zero_hint_error=None, relative_error=None):
+    return {"pair": pair, "tool": tool, "order": order, "outcome": outcome, "hints_needed": [list(h) for h in hints],
+            "message": message, "zero_hint_error": zero_hint_error, "relative_error": relative_error}
+
+
+RECORDS = [
+    run_record("a", "weightbridge", "correct", relative_error=0.0),
+    run_record("b", "weightbridge", "correct", hints=[("reduce", "conv1")],
+               zero_hint_error="AmbiguityError: conv1 and conv3 tie\n  OUT reduce ...", relative_error=0.0),
+    run_record("c", "weightbridge", "error", message="UnmatchedError: x\n  y"),
+    run_record("d", "weightbridge", "wrong", relative_error=0.5),
+    run_record("e", "weightbridge", "error", order="alphabetical", hints=[("norm1", "ln_1")],
+               zero_hint_error="AmbiguityError: norms tie\nmore", message="HintError: hint ('norm1', 'ln_1') is never needed\nmore"),
+    run_record("a", "weightbridge", "correct", order="alphabetical", relative_error=0.0),
+    run_record("a", "weightbridge-0.0.4", "correct", relative_error=0.0),
+    run_record("b", "weightbridge-0.0.4", "error", message="ValueError: Failed to pair"),
+    run_record("c", "weightbridge-0.0.4", "crashed", message="RuntimeError: exit code 1"),
+    run_record("d", "weightbridge-0.0.4", "correct", relative_error=0.0),
+    run_record("a", "weightbridge-0.0.4", "correct", order="alphabetical", relative_error=0.0),
+    run_record("e", "weightbridge-0.0.4", "wrong", order="alphabetical", relative_error=1.0),
+    run_record("c", "name-identity", "wrong", relative_error=1.0),
+]
+
+
+def test_shortfalls_give_the_first_line_of_the_error_a_user_meets_then_what_the_hints_did():
+    assert report.weightbridge_shortfalls(RECORDS) == (
+        "- b [definition]: error: AmbiguityError: conv1 and conv3 tie; "
+        "with the hints it proposed, ('reduce', 'conv1'): correct\n"
+        "- c [definition]: error: UnmatchedError: x\n"
+        "- d [definition]: wrong: relative output error 0.5\n"
+        "- e [alphabetical]: error: AmbiguityError: norms tie; "
+        "with the hints it proposed, ('norm1', 'ln_1'): error: HintError: hint ('norm1', 'ln_1') is never needed"
     )
-    assert format_summary(records, ["weightbridge", "name-identity"]).splitlines()[2:] == [
-        "| weightbridge | 2 | 1 | 1 | 0 | 0 |",
+    assert report.weightbridge_shortfalls(RECORDS[:1]) == "None: weightbridge was correct on every pair with zero hints."
+
+
+def test_summary_counts_weightbridge_with_zero_hints_and_with_its_proposed_hints():
+    assert report.format_summary(RECORDS, ["weightbridge", "name-identity"]).splitlines() == [
+        "| tool | correct | error | wrong | crashed | n/a |",
+        "|---|---|---|---|---|---|",
+        "| weightbridge, zero hints | 2 | 3 | 1 | 0 | 0 |",
+        "| weightbridge, proposed hints | 3 | 2 | 1 | 0 | 0 |",
         "| name-identity | 0 | 0 | 1 | 0 | 0 |",
     ]
+
+
+def test_family_orders_count_each_tool_column_per_family_and_order():
+    family_of = {"a": "ResNet", "b": "ResNet", "c": "ViT", "d": "ViT", "e": "ViT"}
+    text = report.format_family_orders(RECORDS, family_of, ["weightbridge", "weightbridge-0.0.4"], ["definition", "alphabetical"])
+    assert text.splitlines() == [
+        "| family | order | pairs | weightbridge, zero hints | weightbridge, proposed hints | weightbridge-0.0.4 |",
+        "|---|---|---|---|---|---|",
+        "| ResNet | definition | 2 | 1 / 1 / 0 | 2 / 0 / 0 | 1 / 1 / 0 |",
+        "| ResNet | alphabetical | 1 | 1 / 0 / 0 | 1 / 0 / 0 | 1 / 0 / 0 |",
+        "| ViT | definition | 2 | 0 / 1 / 1 | 0 / 1 / 1 | 1 / 0 / 0 (1 crashed) |",
+        "| ViT | alphabetical | 1 | 0 / 1 / 0 | 0 / 1 / 0 | 0 / 0 / 1 |",
+        "| **all** | definition | 4 | 1 / 2 / 1 | 2 / 1 / 1 | 2 / 1 / 0 (1 crashed) |",
+        "| **all** | alphabetical | 2 | 1 / 1 / 0 | 1 / 1 / 0 | 1 / 0 / 1 |",
+    ]
+
+
+def test_headline_and_readme_line_per_order_beside_0_0_4():
+    tools = ["weightbridge", "weightbridge-0.0.4", "name-identity"]
+    orders = ["definition", "alphabetical"]
+    assert report.format_headline(RECORDS, tools, orders).splitlines() == [
+        "| source order | pairs | weightbridge, zero hints | weightbridge 0.0.4 |",
+        "|---|---|---|---|",
+        "| definition | 4 | 1 / 2 / 1 | 2 / 1 / 0 (1 crashed) |",
+        "| alphabetical | 2 | 1 / 1 / 0 | 1 / 0 / 1 |",
+    ]
+    assert report.readme_headline(RECORDS, tools, orders) == (
+        "Zoo, 5 proven pairs, correct / clear error / wrong per source order: weightbridge with zero hints: "
+        "definition 1 / 2 / 1, alphabetical 1 / 1 / 0; "
+        "weightbridge 0.0.4: definition 2 / 1 / 0 (1 crashed), alphabetical 1 / 0 / 1."
+    )
+    assert report.readme_headline(RECORDS, ["weightbridge"], orders[:1]) == (
+        "Zoo, 5 proven pairs, correct / clear error / wrong per source order: weightbridge with zero hints: "
+        "definition 1 / 2 / 1."
+    )
+
+
+def test_readme_headline_is_replaced_between_its_markers_only():
+    readme = f"# Title\n\nBefore.\n{report.HEADLINE_START}\nold line\n{report.HEADLINE_END}\nAfter.\n"
+    assert report.replace_headline(readme, "new line") == (
+        f"# Title\n\nBefore.\n{report.HEADLINE_START}\nnew line\n{report.HEADLINE_END}\nAfter.\n"
+    )
+    with pytest.raises(ValueError, match="the README has no"):
+        report.replace_headline("# Title\n", "new line")
+
+
+def test_the_repository_readme_has_the_headline_block():
+    from benchmarks.results import README_PATH
+
+    with open(README_PATH) as f:
+        readme = f.read()
+    assert report.replace_headline(readme, "new line").count("\nnew line\n") == 1
 
 
 def test_results_are_written_whole_or_not_at_all(tmp_path):

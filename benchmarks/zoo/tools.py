@@ -34,7 +34,7 @@ import torch
 import weightbridge
 from timm.models._helpers import remap_state_dict
 
-from benchmarks.legacy import flatten, leaf_values, peak_resident_bytes, run_legacy
+from benchmarks.legacy import ResidentPeak, flatten, leaf_values, run_legacy
 
 
 class NotApplicable(TypeError):
@@ -51,8 +51,9 @@ class Tool:
     Attributes after a call:
         seconds: time spent inside the tool, over all its calls (for a tool that runs in a
             subprocess, the time it measured there itself).
-        peak_rise_bytes: how far the calls raised this process's memory high-water mark, or the
-            peak of the tool's own subprocess when it runs in one.
+        peak_rise_bytes: how far the calls raised this process's resident memory above what it held
+            when they began (see `benchmarks.legacy.ResidentPeak`; None where that cannot be
+            measured), or the peak of the tool's own subprocess when it runs in one.
         hints_needed: hints the tool added on its own beyond those it was given.
         zero_hint_error: when the tool added hints, the error its first call raised, as
             "Type: message"; else None (its outcome is then the first call's).
@@ -64,25 +65,30 @@ class Tool:
 
     def __init__(self):
         self.seconds = 0.0
-        self.peak_rise_bytes = 0
+        self.peak_rise_bytes = None
         self.hints_needed = []
         self.zero_hint_error = None
         self.not_applicable = None
         self.own_seconds = None
 
     def __call__(self, their, my, hints=()):
-        before = peak_resident_bytes()
-        start = time.perf_counter()
         self.own_seconds = None
+        memory = ResidentPeak()
+        start = time.perf_counter()
         try:
-            return self.adapt(their, my, tuple(tuple(hint) for hint in hints))
+            with memory:
+                return self.adapt(their, my, tuple(tuple(hint) for hint in hints))
         except NotApplicable as reason:
             self.not_applicable = str(reason)
             raise
         finally:
             elapsed = time.perf_counter() - start
             self.seconds += elapsed if self.own_seconds is None else self.own_seconds
-            self.peak_rise_bytes = max(self.peak_rise_bytes, peak_resident_bytes() - before)
+            self.raise_peak(memory.rise_bytes)
+
+    def raise_peak(self, peak_bytes):
+        if peak_bytes is not None:
+            self.peak_rise_bytes = max(self.peak_rise_bytes or 0, peak_bytes)
 
     def adapt(self, their, my, hints):
         raise NotImplementedError
@@ -125,7 +131,7 @@ class LegacyTool(Tool):
         )
         self.run = run
         self.own_seconds = run.seconds  # 0.0.4's own time, without the subprocess and file exchange
-        self.peak_rise_bytes = max(self.peak_rise_bytes, run.peak_bytes)
+        self.raise_peak(run.peak_bytes)
         if not run.ok:
             if run.error.startswith(("ValueError", "AssertionError")):
                 raise ToolRefused(run.error)
