@@ -96,7 +96,7 @@ def main(argv=None):
         with open(args.output) as f:
             text = keep_other_sections(f.read(), text)  # the scale and conversion sections stay
     write_atomically(args.output, text)
-    print(f"\nwrote {args.output} (zoo {wall:.0f} s)", file=sys.stderr)
+    print(f"\nwrote {args.output}: zoo {wall:.0f} s, everything {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.readme:
         line = report.readme_headline(counted, args.tools, orders)
         with open(README_PATH) as f:

@@ -54,8 +54,10 @@ def _seconds(value):
     return "" if value is None else f"{value:.2f}"
 
 
-def _hints(hints):
-    return ", ".join(f"({my!r}, {their!r})" for my, their in hints)
+def _hints(hints, shown=3):
+    """The hints as Python tuples; past `shown` of them, how many and the first ones (a loop may propose a hundred)."""
+    listed = ", ".join(f"({my!r}, {their!r})" for my, their in hints[:shown])
+    return listed if len(hints) <= shown else f"{len(hints)} hints: {listed}, ..."
 
 
 def _one_line(text, limit=400):
