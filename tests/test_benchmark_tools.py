@@ -333,6 +333,12 @@ def test_shortfalls_give_the_first_line_of_the_error_a_user_meets_then_what_the_
         "with the hints it proposed, ('norm1', 'ln_1'): error: HintError: hint ('norm1', 'ln_1') is never needed"
     )
     assert report.weightbridge_shortfalls(RECORDS[:1]) == "None: weightbridge was correct on every pair with zero hints."
+    many = run_record("f", "weightbridge", "correct", hints=[("a", "b"), ("c", "d"), ("e", "f"), ("g", "h")],
+                      zero_hint_error="AmbiguityError: tie", relative_error=0.0)
+    assert report.weightbridge_shortfalls([many]) == (
+        "- f [definition]: error: AmbiguityError: tie; "
+        "with the hints it proposed, 4 hints: ('a', 'b'), ('c', 'd'), ('e', 'f'), ...: correct"
+    )
 
 
 def test_summary_counts_weightbridge_with_zero_hints_and_with_its_proposed_hints():

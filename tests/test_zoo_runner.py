@@ -28,7 +28,7 @@ def test_records_come_back_in_job_order_from_two_workers_and_a_dead_worker_is_a_
         ("no such pair", [("weightbridge", "definition")]),
         (MLP, [("timm-remap", "definition")]),
     ]
-    records = run_pairs(jobs, workers=2, timeout=600)
+    records, timings = run_pairs(jobs, workers=2, timeout=600)
     assert [(r["pair"], r["tool"], r["order"], r["outcome"]) for r in records] == [
         (RESNET, PROOF, "definition", "correct"),
         (RESNET, "weightbridge", "definition", "correct"),
@@ -44,6 +44,8 @@ def test_records_come_back_in_job_order_from_two_workers_and_a_dead_worker_is_a_
     assert weightbridge["hints_needed"] == [] and weightbridge["zero_hint_error"] is None
     assert 0 < weightbridge["seconds"] < weightbridge["run_seconds"]
     assert weightbridge["run_bytes"] >= weightbridge["tool_bytes"] >= 0
+    assert set(timings) == {RESNET, MLP}  # the worker that died never began its pair
+    assert timings[RESNET]["build_seconds"] < timings[RESNET]["seconds"]
 
 
 def test_resident_peak_measures_a_stretch_and_hands_an_inner_peak_to_the_outer_one():

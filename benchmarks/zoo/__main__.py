@@ -70,8 +70,10 @@ def main(argv=None):
     orders = [order for order in ORDERS if order in args.order]
     jobs = [(pair.name, pair_runs(pair, args.tools, orders)) for pair in pairs]
     start = time.perf_counter()
-    records = run_pairs(jobs, workers=args.workers, timeout=args.timeout, progress=print_progress, against=args.against)
-    timing = (time.perf_counter() - start, args.workers)
+    records, timings = run_pairs(
+        jobs, workers=args.workers, timeout=args.timeout, progress=print_progress, against=args.against
+    )
+    wall = time.perf_counter() - start
     _, counted, aside = report.split_records(records, pairs)
     print(report.format_family_orders(counted + aside, {p.name: p.family for p in pairs}, args.tools, orders))
 
@@ -94,13 +96,17 @@ def main(argv=None):
 
     command = "python -m benchmarks.zoo" + "".join(f" {arg}" if " " not in arg else f" '{arg}'" for arg in (argv or sys.argv[1:]))
     text = report.format_results(
-        records, args.tools, pairs, sweep_text, command, versions(VERSIONED_PACKAGES), orders, timing, vision.UNPAIRED
+        records, timings, args.tools, pairs, sweep_text, command, versions(VERSIONED_PACKAGES), orders, wall,
+        args.workers, vision.UNPAIRED,
     )
-    if os.path.exists(args.output):
-        with open(args.output) as f:
-            text = keep_other_sections(f.read(), text)  # the scale and conversion sections stay
-    write_atomically(args.output, text)
-    print(f"\nwrote {args.output} (zoo {timing[0]:.0f} s)", file=sys.stderr)
+    if not args.output:  # --output '': the tables above were the report
+        print(f"\nzoo {wall:.0f} s, everything {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    else:
+        if os.path.exists(args.output):
+            with open(args.output) as f:
+                text = keep_other_sections(f.read(), text)  # the scale and conversion sections stay
+        write_atomically(args.output, text)
+        print(f"\nwrote {args.output}: zoo {wall:.0f} s, everything {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.readme:
         line = report.readme_headline(counted, args.tools, orders)
         with open(README_PATH) as f:

@@ -54,8 +54,10 @@ def _seconds(value):
     return "" if value is None else f"{value:.2f}"
 
 
-def _hints(hints):
-    return ", ".join(f"({my!r}, {their!r})" for my, their in hints)
+def _hints(hints, shown=3):
+    """The hints as Python tuples; past `shown` of them, how many and the first ones (a loop may propose a hundred)."""
+    listed = ", ".join(f"({my!r}, {their!r})" for my, their in hints[:shown])
+    return listed if len(hints) <= shown else f"{len(hints)} hints: {listed}, ..."
 
 
 def _one_line(text, limit=400):
@@ -195,15 +197,15 @@ def replace_headline(text, line):
     return text[: start + len(HEADLINE_START)] + "\n" + line + "\n" + text[end:]
 
 
-def format_slowest(records, family_of, count=10):
-    """The pairs that took longest over all their runs: wall and CPU seconds."""
-    totals = {}
-    for r in records:
-        wall, cpu = totals.get(r["pair"], (0.0, 0.0))
-        totals[r["pair"]] = (wall + (r["run_seconds"] or 0.0), cpu + (r["cpu_seconds"] or 0.0))
-    slowest = sorted(totals.items(), key=lambda item: -item[1][0])[:count]
-    lines = ["| pair | family | run seconds | CPU seconds |", "|---|---|---|---|"]
-    lines += [f"| {pair} | {family_of[pair]} | {wall:.1f} | {cpu:.1f} |" for pair, (wall, cpu) in slowest]
+def format_slowest(timings, family_of, count=10):
+    """The pairs that took longest, building both models once and making every run."""
+    slowest = sorted(timings.values(), key=lambda timing: -timing["seconds"])[:count]
+    lines = ["| pair | family | seconds | CPU seconds | of which building | build MiB |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {t['pair']} | {family_of[t['pair']]} | {t['seconds']:.1f} | {t['cpu_seconds']:.1f} | {t['build_seconds']:.1f} | "
+        f"{_mib(t['build_bytes'])} |"
+        for t in slowest
+    ]
     return "\n".join(lines)
 
 
@@ -216,10 +218,11 @@ def split_records(records, pairs):
     return proofs, [r for r in runs if r["pair"] in proven], [r for r in runs if r["pair"] in unproven]
 
 
-def format_results(records, tools, pairs, sweep_text, command, versions, orders, timing, unpaired=()):
+def format_results(records, timings, tools, pairs, sweep_text, command, versions, orders, wall, workers, unpaired=()):
     """The whole zoo part of RESULTS.md: headline, proven pairs per family and order, unproven pairs apart, proofs, every run.
 
-    `records` holds the proofs (tool "proof") and the tools' runs; `timing` is `(wall seconds, workers)` of the run.
+    `records` and `timings` are what `benchmarks.zoo.runner.run_pairs` returns, the proofs among the
+    records as tool "proof"; the zoo took `wall` seconds on `workers` workers.
     """
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     family_of = {p.name: p.family for p in pairs}
@@ -228,8 +231,7 @@ def format_results(records, tools, pairs, sweep_text, command, versions, orders,
     proven = {r["pair"] for r in proofs if r["outcome"] == "correct"}
     failed = [r for r in proofs if r["outcome"] != "correct"]
     unproven = {p.name for p in pairs if p.prove is None}
-    wall, workers = timing
-    cpu = sum(r["cpu_seconds"] or 0.0 for r in records)
+    cpu = sum(timing["cpu_seconds"] for timing in timings.values())
     lines = [
         "# Benchmark results",
         "",
@@ -249,12 +251,13 @@ def format_results(records, tools, pairs, sweep_text, command, versions, orders,
         "correct / error / wrong. weightbridge is counted as a user meets it, with zero hints (an",
         "`AmbiguityError` is an error even where it proposed hints), and after the hints its errors proposed.",
         "",
-        "Each pair runs in a long-lived worker process, one per core, on freshly built models per run.",
-        "Seconds are spent inside the tool; run seconds are the whole run (building both models, the tool,",
-        "the check). Run MiB is how far the run raised the worker's resident memory above what it held",
-        "before it (garbage collected and freed heap returned first; the kernel's peak reset), tool MiB",
-        "the same for the tool's calls alone (for weightbridge 0.0.4: the peak of its own process).",
-        f"The {len(records)} runs took {wall:.0f} s on {workers} workers, {cpu:.0f} CPU seconds.",
+        "Each pair runs in a long-lived worker process, one per core, which builds both models once and",
+        "loads their weights as built back before every run. Seconds are spent inside the tool; run",
+        "seconds are the whole run (the weight trees, the tool, loading and running both models). Run MiB",
+        "is how far the run raised the worker's resident memory above what it held before it (garbage",
+        "collected and freed heap returned first, the kernel's peak reset), tool MiB the same for the",
+        "tool's calls alone (for weightbridge 0.0.4: the peak of its own process).",
+        f"The {len(timings)} pairs' {len(records)} runs took {wall:.0f} s on {workers} workers, {cpu:.0f} CPU seconds.",
         "",
         "### Headline: proven pairs per source order",
         "",
@@ -290,7 +293,7 @@ def format_results(records, tools, pairs, sweep_text, command, versions, orders,
     lines += [
         "### Slowest pairs",
         "",
-        format_slowest(records, family_of),
+        format_slowest(timings, family_of),
         "",
         "### Every run",
         "",

@@ -58,18 +58,19 @@ def pair_runs(pair, tools, orders):
 # ---------------------------------------------------------------------------- the worker
 
 
-def run_one(pair, tool_name, order, against="source"):
-    """One run of `pair` with the tool `tool_name` (or its proof) in the source `order`, measured, the target's
-    output compared with `against` (see `verify`); a JSON-able record."""
+def run_one(pair, built, tool_name, order, against="source"):
+    """One run of `pair` (its sides in `built`, a `BuiltPair`) with the tool `tool_name` or its proof,
+    in the source `order`, measured, the target's output compared with `against` (see `verify`); a
+    JSON-able record."""
     from benchmarks.zoo.tools import make_tool
     from benchmarks.zoo.verify import prove, verify
 
-    gc.collect()
-    _trim_heap()
     tool = None if tool_name == PROOF else make_tool(tool_name)
-    start, cpu = time.perf_counter(), _cpu_seconds()
-    with ResidentPeak() as memory:
-        result = prove(pair) if tool is None else verify(pair, tool, order=order, against=against)
+    with _Measured() as run:
+        if tool is None:
+            result = prove(pair, built=built)
+        else:
+            result = verify(pair, tool, order=order, against=against, built=built)
     record = {
         "pair": pair.name,
         "tool": tool_name,
@@ -81,9 +82,9 @@ def run_one(pair, tool_name, order, against="source"):
         "zero_hint_error": None,
         "seconds": None,
         "tool_bytes": None,
-        "run_bytes": memory.rise_bytes,
-        "run_seconds": time.perf_counter() - start,
-        "cpu_seconds": _cpu_seconds() - cpu,
+        "run_bytes": run.memory.rise_bytes,
+        "run_seconds": run.seconds,
+        "cpu_seconds": run.cpu_seconds,
     }
     if tool is not None and tool.not_applicable is not None:
         return {**record, "outcome": "n/a", "message": tool.not_applicable}
@@ -95,6 +96,21 @@ def run_one(pair, tool_name, order, against="source"):
             tool_bytes=tool.peak_rise_bytes,
         )
     return record
+
+
+class _Measured:
+    """Wall and CPU seconds (subprocesses included) and memory rise of a stretch, after a clean-up."""
+
+    def __enter__(self):
+        gc.collect()
+        _trim_heap()
+        self.memory = ResidentPeak().__enter__()
+        self._start, self._cpu = time.perf_counter(), _cpu_seconds()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds, self.cpu_seconds = time.perf_counter() - self._start, _cpu_seconds() - self._cpu
+        self.memory.__exit__(*exc_info)
 
 
 def _cpu_seconds():
@@ -109,9 +125,41 @@ def _trim_heap():
         pass
 
 
+def run_job(pair, runs, report, against="source"):
+    """Build `pair` once and make its `runs` (outputs compared with `against`), calling `report(record)`
+    after each; a failed proof ends them.
+
+    Returns the pair's timing: `{"pair", "build_seconds", "build_bytes", "seconds", "cpu_seconds"}`, its
+    seconds and CPU seconds over the build and every run.
+    """
+    from benchmarks.zoo.verify import BuiltPair
+
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    with _Measured() as build:
+        try:
+            built = BuiltPair(pair)
+        except Exception as error:  # noqa: BLE001 - a pair that does not build is every run's finding
+            built = f"the pair does not build: {type(error).__name__}: {error}"
+    for tool_name, order in runs:
+        if isinstance(built, str):
+            record = _crashed(pair.name, tool_name, order, built)
+        else:
+            record = run_one(pair, built, tool_name, order, against)
+        report(record)
+        if tool_name == PROOF and record["outcome"] != "correct":
+            break
+    return {
+        "pair": pair.name,
+        "build_seconds": build.seconds,
+        "build_bytes": build.memory.rise_bytes,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": _cpu_seconds() - cpu,
+    }
+
+
 def serve():
-    """The worker loop: reads one job a line, `{"pair": name, "runs": [[tool, order], ...], "against": reference}`, and writes
-    one line per finished run, `{"record": ...}`, then `{"done": true}`. A failed proof ends the job."""
+    """The worker loop: reads one job a line, `{"pair": name, "runs": [[tool, order], ...], "against": reference}`,
+    and writes one line per finished run, `{"record": ...}`, then `{"done": timing}` (see `run_job`)."""
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the libraries print must not reach the protocol
     import torch
@@ -119,18 +167,19 @@ def serve():
     from benchmarks.zoo import tools  # noqa: F401 - the tools' libraries, imported before any run is timed
     from benchmarks.zoo.catalog import PAIRS
 
+    def send(message):
+        protocol.write(json.dumps(message) + "\n")
+        protocol.flush()
+
     torch.set_num_threads(1)  # one worker per core
+    # The libraries' objects live as long as the worker: out of the collector's way, a collection
+    # before each run takes milliseconds instead of half a second.
+    gc.collect()
+    gc.freeze()
     for line in sys.stdin:
         job = json.loads(line)
-        pair = PAIRS[job["pair"]]
-        for tool_name, order in job["runs"]:
-            record = run_one(pair, tool_name, order, job.get("against", "source"))
-            protocol.write(json.dumps({"record": record}) + "\n")
-            protocol.flush()
-            if tool_name == PROOF and record["outcome"] != "correct":
-                break
-        protocol.write(json.dumps({"done": True}) + "\n")
-        protocol.flush()
+        timing = run_job(PAIRS[job["pair"]], job["runs"], lambda record: send({"record": record}), job.get("against", "source"))
+        send({"done": timing})
 
 
 # ---------------------------------------------------------------------------- the pool
@@ -139,12 +188,13 @@ def serve():
 def run_pairs(jobs, *, workers, timeout, progress=None, against="source"):
     """Run `jobs`, `[(pair name, [(tool, order), ...])]` as `pair_runs` gives them, on `workers` worker processes.
 
-    Returns the records in job and run order; a run that timed out or whose worker died is a
-    "crashed" record that says so. `progress(record, done, total)` is called as each run ends.
+    Returns the records in job and run order, and each pair's timing as `run_job` gives it (summed
+    over the workers that had the pair). A run that timed out or whose worker died is a "crashed"
+    record that says so. `progress(record, done, total)` is called as each run ends.
     """
     total = sum(len(runs) for _, runs in jobs)
     pending = [(index, name, list(runs)) for index, (name, runs) in reversed(list(enumerate(jobs)))]
-    records = []
+    records, timings = [], {}
     selector = selectors.DefaultSelector()
     busy = {}  # worker -> [job index, pair name, runs left, when its last run began]
     logs = tempfile.TemporaryDirectory(prefix="zoo-workers-")
@@ -224,6 +274,7 @@ def run_pairs(jobs, *, workers, timeout, progress=None, against="source"):
                 message = json.loads(line)
                 job = busy[worker]
                 if "done" in message:
+                    _add_timing(timings, message["done"])
                     del busy[worker]
                     assign(worker)
                     break
@@ -234,7 +285,13 @@ def run_pairs(jobs, *, workers, timeout, progress=None, against="source"):
             if now - began > timeout:
                 replace(worker, f"run timed out after {timeout:g} s")
     logs.cleanup()
-    return [record for _, record in sorted(records, key=lambda item: item[0])]
+    return [record for _, record in sorted(records, key=lambda item: item[0])], timings
+
+
+def _add_timing(timings, timing):
+    found = timings.setdefault(timing["pair"], {**timing, "seconds": 0.0, "cpu_seconds": 0.0, "build_seconds": 0.0})
+    for key in ("seconds", "cpu_seconds", "build_seconds"):
+        found[key] += timing[key]
 
 
 def _crashed(pair, tool, order, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,26 +71,55 @@ def reordered(tree, order: str, seed: int = 0):
     return visit(tree)
 
 
+class BuiltPair:
+    """Both sides of a pair, built once for several runs; `sides(seed)` hands them over as fresh.
+
+    Building a full-size EfficientNet-B7 or VGG-11 on both sides and drawing its random weights takes
+    longer than mapping it, and a pair runs thirteen times (its proof, four tools in three orders).
+    The weight trees are copied when built, and the source's again once randomised for a seed, and
+    loaded back by `sides`, so every run sees what a fresh build would give and none what an earlier
+    one loaded.
+    """
+
+    def __init__(self, pair: ZooPair):
+        self.source, self.target = pair.build_source(), pair.build_target()
+        self._as_built = copy.deepcopy(self.source.weights()), copy.deepcopy(self.target.weights())
+        self._randomized = {}  # seed -> the source's weights after `randomize(seed)` from as built
+
+    def sides(self, seed: int):
+        """The source with the random weights of `seed` (drawn at each weight's own scale as built), the target as built."""
+        source_as_built, target_as_built = self._as_built
+        if seed in self._randomized:
+            self.source.load(self._randomized[seed])
+        else:
+            self.source.load(source_as_built)
+            self.source.randomize(seed)
+            self._randomized[seed] = copy.deepcopy(self.source.weights())
+        self.target.load(target_as_built)
+        return self.source, self.target
+
+
 # What a mapped target is compared with: the source's output, or the target's own output on the weights
 # of the pair's proof (for a keras-hub pair, keras-hub's converter): the mapping a library ships.
 REFERENCES = ("source", "proof")
 
 
-def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "definition", against: str = "source") -> Result:
+def verify(
+    pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "definition", against: str = "source", built=None
+) -> Result:
     """Map `pair`'s randomised source weights onto its target with `adapt_fn` and compare the outputs.
 
     `adapt_fn(their, my, hints=hints)` is called like `weightbridge.adapt`; the source tree reaches
     it in `order` (see `reordered`), the target tree in its own order. `against` (one of `REFERENCES`)
     is what the mapped target's output is compared with: the source's, or the target's on the weights
-    `pair.prove` gives. Both sides are built here, so nothing outside this call is changed.
+    `pair.prove` gives. Both sides are built here, or taken as built from `built` (a `BuiltPair` of
+    `pair`), so nothing outside this call is changed.
     """
     if against not in REFERENCES:
         raise ValueError(f"against must be one of {REFERENCES}, got {against!r}")
     if against == "proof" and pair.prove is None:
         raise ValueError(f"{pair.name} has no proof to compare with")
-    source = pair.build_source()
-    target = pair.build_target()
-    source.randomize(seed)
+    source, target = (built or BuiltPair(pair)).sides(seed)
     their = reordered(source.weights(), order, seed)
     try:
         mapped = adapt_fn(their, target.weights(), hints=hints)
@@ -113,11 +143,11 @@ def verify(pair: ZooPair, adapt_fn, *, hints=(), seed: int = 0, order: str = "de
     return Result("wrong", error, "")
 
 
-def prove(pair: ZooPair, *, seed: int = 0) -> Result:
+def prove(pair: ZooPair, *, seed: int = 0, built=None) -> Result:
     """Run `pair.prove` as the mapper: "correct" only within `PROOF_TOLERANCE`, else the pair is unproven."""
     if pair.prove is None:
         return Result("unproven", None, "the pair has no proof")
-    result = verify(pair, lambda their, my, hints=(): pair.prove(their, my), seed=seed)
+    result = verify(pair, lambda their, my, hints=(): pair.prove(their, my), seed=seed, built=built)
     if result.outcome == "correct" and result.relative_error >= PROOF_TOLERANCE:
         return Result("wrong", result.relative_error, f"relative error {result.relative_error:.3g} above {PROOF_TOLERANCE:g}")
     return result
