@@ -40,8 +40,15 @@ def layouts_for(rank):
     # (in, heads, head dim)) against a matrix (out, in): the output axis moves, the others keep their order.
     outputs_first = (rank - 1,) + tuple(range(rank - 1))
     inputs_last = tuple(range(1, rank)) + (0,)
+    # Matrices stacked along leading axes (experts, heads), each transposed: torch's (experts, out, in)
+    # against a Keras EinsumDense's (experts, in, out).
+    batched_transposed = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     layouts = [("keep", tuple(range(rank))), ("channels_last", channels_last), ("channels_first", channels_first)]
-    return layouts + ([("outputs_first", outputs_first), ("inputs_last", inputs_last)] if rank == 3 else [])
+    if rank == 3:
+        layouts += [("outputs_first", outputs_first), ("inputs_last", inputs_last)]
+    if batched_transposed not in [permutation for _, permutation in layouts]:
+        layouts.append(("batched_transposed", batched_transposed))
+    return layouts
 
 
 def reshape_transform(source_shape, permutation, target_shape, layout="keep"):
@@ -129,6 +136,23 @@ def candidate_transforms(their_shape, my_shape, permutation=None):
         transform = reshape_transform(tuple(their_shape), perm, tuple(my_shape), layout)
         if transform is not None and all(transform.expression != t.expression or t.axes != transform.axes for t in found):
             found.append(transform)
+    if not found and permutation is None:
+        found = _split_then_permuted(tuple(their_shape), tuple(my_shape))
+    return found
+
+
+def _split_then_permuted(their_shape, my_shape):
+    """The layouts where `their` axis splits into parts that `my` keeps apart: `my`'s axes, permuted by a
+    known layout, merge into `their_shape` (Keras's per-head query kernel (heads, in, head dim) against
+    torch's (heads * head dim, in)). Each is that merge read backwards."""
+    found = []
+    for layout, perm in layouts_for(len(my_shape)):
+        merge = reshape_transform(my_shape, perm, their_shape, layout)
+        if merge is None or merge.axes or not merge.expression:
+            continue  # a merge needs no axis sizes; one that splits too is no single layout change
+        left, right = merge.expression.split(" -> ")
+        axes = tuple((name, size) for name, size in zip(left.split(), my_shape) if name != "1")
+        found.append(Transform(f"{right} -> {left}", axes, PRICE_MERGE, layout))
     return found
 
 
@@ -141,7 +165,7 @@ def _product(shape):
 
 # A 2-D transposition is the same change of framework as either channel move of a conv kernel,
 # so it is evidence for both; the two channel moves are evidence against each other.
-SWAPS = {"transposed", "channels_last", "channels_first", "outputs_first", "inputs_last"}
+SWAPS = {"transposed", "channels_last", "channels_first", "outputs_first", "inputs_last", "batched_transposed"}
 
 
 def compatible(layout, evidence):
