@@ -110,7 +110,10 @@ class LeafEvidence:
         self.leaves = leaves
         self.leaf_name = [_names.leaf_name(leaf.parts) for leaf in leaves]
         self.leaf_tokens = [_names.leaf_tokens(leaf.parts) for leaf in leaves]
-        self.module_tokens = [set(_names.module_tokens(leaf.parts)) for leaf in leaves]
+        # A path's words count wherever its nesting puts them: timm's `attn.q_bias` says `q` as much as
+        # `attention.q_proj.bias` does (the parameter kind itself is the leaf_name feature's).
+        self.module_tokens = [set(_names.module_tokens(leaf.parts)) | (tokens - _names.PARAMETER_KINDS)
+                              for leaf, tokens in zip(leaves, self.leaf_tokens)]
         ranks = folding.ranks if folding else normalised_indices(leaves)
         evidence = [_index_evidence(leaf, leaf_ranks) for leaf, leaf_ranks in zip(leaves, ranks)]
         self.module_sequence = [units for units, _ in evidence]
@@ -432,6 +435,49 @@ def _drop_displaced_order(graph, modules, my, their):
             data.update(order=0.0, displaced=True)
             data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
+
+
+def drop_order_against_names(graph, my_leaves, assignment):
+    """Enumeration order stops being evidence among the leaves of one size and kind (weight, bias, ...)
+    where it made a pair that names and indices clearly speak against: another candidate of the same
+    `my` leaf costs less by them alone, by more than the margin names alone need. One implementation
+    defines those leaves in another order (Keras's ALBERT its norms and attention biases, transformers'
+    BEiT its norms after the MLP); their edges lose the order feature (and the tie-break), and names
+    decide or the tie is reported. Returns whether any edge changed."""
+    if not graph.graph["ordered"]:
+        return False
+
+    def kind(m):
+        leaf, node = my_leaves[m[1]], graph.nodes[m]
+        return leaf.size, leaf.dtype_kind, node["instances"], _names.leaf_name(leaf.parts)
+
+    def by_names(data):
+        return data["cost"] - FEATURE_WEIGHTS["order"] * data["order"]
+
+    contested = set()
+    for m, t in assignment.pairs.items():
+        if is_group(m) or is_group(t) or graph.edges[m, t].get("displaced"):
+            continue
+        chosen = by_names(graph.edges[m, t])
+        if any(chosen - by_names(data) > DISPLACED_TOLERANCE for _, v, data in graph.edges(m, data=True) if v != t):
+            contested.add(kind(m))
+    if not contested:
+        return False
+    tolerance = graph.graph["node_tolerance"]
+    for u, v, data in graph.edges(data=True):
+        if "group" in data:
+            continue
+        m, t = (u, v) if u[0] == "my" else (v, u)
+        if kind(m) in contested:
+            data.update(order=0.0, displaced=True)
+            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
+            tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
+    for component in nx.connected_components(graph):  # no tie-break may stand in for the order dropped there
+        edges = graph.edges(component, data=True)
+        if any(data.get("displaced") for _, _, data in edges):
+            for _, _, data in edges:
+                data.pop("order_rank", None)
+    return True
 
 
 def _add_local_order(graph):

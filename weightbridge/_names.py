@@ -11,6 +11,7 @@ LEAF_SYNONYMS = {
     "running_var": ("running_var", "moving_variance", "moving_var", "var", "variance", "runningvar"),
 }
 _LEAF_CANONICAL = {alias: canonical for canonical, aliases in LEAF_SYNONYMS.items() for alias in aliases}
+PARAMETER_KINDS = frozenset(LEAF_SYNONYMS)
 
 # Module path tokens: how implementations name the same kind of module.
 MODULE_SYNONYMS = {
@@ -97,7 +98,8 @@ def leaf_tokens(name_parts):
     canonical = leaf_name(name_parts)
     if canonical in LEAF_SYNONYMS:
         return {canonical}
-    return {_MODULE_CANONICAL.get(t, t) for t in raw_tokens(canonical) if not t.isdigit()}
+    # A compound name ('conv1d_kernel', 'q_bias') is module words and a kind of parameter.
+    return {_LEAF_CANONICAL.get(t, _MODULE_CANONICAL.get(t, t)) for t in raw_tokens(canonical) if not t.isdigit()}
 
 
 def numbers(name_parts):
