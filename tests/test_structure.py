@@ -99,8 +99,6 @@ def pairs_of(their, my, **options):
     return {pair.my: pair.their for pair in weightbridge.match(weights(their), weights(my), **options).pairs}
 
 
-@pytest.mark.xfail(strict=True, reason="wrong mapping: downsample.norm.* <- norm.*, norm.module.* <- downsample.norm.* "
-                                       "(the enumeration order wins over the names)")
 def test_a_single_child_wrapper_does_not_let_a_moved_module_override_identical_names():
     # The same names but for a wrapper around one norm (a Sequential of one layer); `my` defines the shortcut first.
     their = {"norm.weight": (4,), "norm.bias": (4,), "downsample.norm.weight": (4,), "downsample.norm.bias": (4,)}

@@ -2,7 +2,7 @@
 
 import networkx as nx
 
-from ._features import FEATURE_WEIGHTS
+from ._features import FEATURE_WEIGHTS, UNMATCHED_COST
 from ._errors import AmbiguityError
 from ._names import natural_key, shortest_distinguishing
 
@@ -103,13 +103,14 @@ def _discordance(group, pairing, my_ranks, their_ranks):
 
 
 def _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
-    """Of the tied pairings, the likelier truth: the one whose hints agree best with all other pairs,
-    then the one that keeps the natural order of the names."""
+    """Of the tied pairings, the likelier truth: the cheaper one where they tie within a tolerance only, then
+    the one whose hints agree best with all other pairs, then the one that keeps the natural order of the names."""
     scored = []
     for k, pairing in enumerate(_pairings(group, assignment)):
         hints, consistent = propose_hints(graph, group, pairing, my_leaves, their_leaves)
-        scored.append((-consistent, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
-    _, _, _, pairing, hints = min(scored, key=lambda x: x[:3])
+        cost = round(sum(UNMATCHED_COST if pairing.get(m) is None else graph.edges[m, pairing[m]]["cost"] for m in group[0]), 6)
+        scored.append((cost, -consistent, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
+    *_, pairing, hints = min(scored, key=lambda x: x[:4])
     return pairing, hints
 
 

@@ -7,7 +7,7 @@ from solver import SolveLimitError, solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error, proposed_pairing, tied_my_names
 from ._cost_graph import (
-    add_structure, build_cost_graph, folding, index_agreement, layout_evidence, my_node,
+    add_structure, build_cost_graph, drop_order_against_names, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, order_is_informative, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
@@ -130,6 +130,8 @@ def solve_with_structure(problem, hints=None):
     """Solves, lets the confident pairs say which modules correspond, and solves again where that matters."""
     graph = graph_of(problem, hints)
     assignment = solve(problem, graph)
+    if drop_order_against_names(graph, problem.my_leaves, assignment):
+        assignment = solve(problem, graph)
     if add_structure(graph, problem.my_leaves, problem.their_leaves, assignment):
         assignment = solve(problem, graph)
     return graph, assignment
@@ -148,6 +150,12 @@ def solve(problem, graph):
 
 def tolerance_of(graph):
     return TOLERANCE if graph.graph["ordered"] else TOLERANCE_WITHOUT_ORDER
+
+
+def _tie_tolerance(graph, assignment):
+    """The tolerance the ties were found at: the graph's, or the larger one of tied leaves whose order is no evidence."""
+    node_tolerance = graph.graph.get("node_tolerance") or {}
+    return max([tolerance_of(graph)] + [node_tolerance.get(m, 0.0) for m in assignment.alternatives])
 
 
 def settle_layouts(problem, graph, pairs):
@@ -429,7 +437,7 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     elif assignment.alternatives:
         error = ambiguity_error(
             graph, assignment, pairing, problem.my_leaves, problem.their_leaves,
-            order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), tolerance_of(graph),
+            order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), _tie_tolerance(graph, assignment),
             settle=lambda hints: _settling_hints(problem, hints),
         )
     else:
