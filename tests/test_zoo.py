@@ -94,3 +94,40 @@ def test_randomize_replaces_every_float_weight_and_keeps_variances_positive():
             assert torch.equal(tensor, before[name]), name
     variances = [tensor for name, tensor in after.items() if name.endswith("running_var")]
     assert variances and all(bool((tensor > 0).all()) for tensor in variances)
+
+
+# Pairs whose enumeration orders disagree where names do not: order once overruled the names and
+# mapped them silently wrong (ALBERT's attention biases shifted by one, BEiT's q and v biases crossed).
+# Now names decide where they can and the rest is reported, with hints that map the pair.
+ORDER_AGAINST_NAMES = {
+    "albert: transformers -> keras-hub": [("attention_output", "dense"), ("self_attention_layer_norm/beta", "attention.LayerNorm.bias")],
+    "bert-pooled: transformers -> keras-hub": [("self", "attention")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_AGAINST_NAMES))
+def test_an_order_that_names_speak_against_is_reported_and_the_hints_map_the_pair(name):
+    torch.set_num_threads(1)
+    proposed = []
+
+    def adapt_recording_hints(their, my, hints=()):
+        try:
+            return weightbridge.adapt(their, my, hints=hints)
+        except weightbridge.AmbiguityError as error:
+            proposed.extend(error.hints)
+            raise
+
+    assert verify(PAIRS[name], adapt_recording_hints).outcome == "error"
+    assert proposed == ORDER_AGAINST_NAMES[name]
+    result = verify(PAIRS[name], weightbridge.adapt, hints=proposed)
+    assert result.outcome == "correct", result.message
+
+
+def test_norms_that_only_order_could_tell_apart_are_reported_not_guessed():
+    # transformers' BEiT defines both norms after the MLP, timm each before its sublayer; the names
+    # (norm1 against layernorm_before) say nothing either.
+    torch.set_num_threads(1)
+    result = verify(PAIRS["beit base (2 layers): transformers -> timm"], weightbridge.adapt)
+    assert result.outcome == "error"
+    assert result.message.startswith("AmbiguityError: the mapping is not unique: 1 group of weights")
+    assert "blocks.0.norm1.weight (768,) and 1 more alike" in result.message
