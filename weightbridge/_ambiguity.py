@@ -55,8 +55,10 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
     """Hints that pin the tied group to `pairs`, each true for every pair of `pairs` (so they hold
     together), and how many group members got one."""
     mine, theirs = group
-    hints = []
-    for node in mine[:-1]:
+    hints, pinned = [], 0
+    for node in mine:
+        if pinned == len(mine) - 1:
+            break  # the others pinned, the last has one partner left (a name inside another's has no hint of its own)
         partner = pairs.get(node)
         if partner is None:
             continue
@@ -68,8 +70,10 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
         candidates = sorted(set((a, b) for a in my_options for b in their_options),
                             key=lambda h: (any(c.isdigit() for c in h[0] + h[1]), len(h[0]) + len(h[1]), h))
         chosen = next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
-        if chosen is not None and chosen not in hints:
-            hints.append(chosen)
+        if chosen is not None:
+            pinned += 1
+            if chosen not in hints:
+                hints.append(chosen)
     return hints, len(hints)
 
 
@@ -102,15 +106,23 @@ def _discordance(group, pairing, my_ranks, their_ranks):
     return sum(1 for x in range(len(ranked)) for y in range(x + 1, len(ranked)) if ranked[x][1] > ranked[y][1])
 
 
+# Cost differences below this are rounding of the order grid and name weights, not evidence.
+COST_NOISE = 0.05
+
+
 def _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
-    """Of the tied pairings, the likelier truth: the cheaper one where they tie within a tolerance only, then
-    the one whose hints agree best with all other pairs, then the one that keeps the natural order of the names."""
+    """Of the tied pairings, the likelier truth: the one whose hints agree best with all other pairs, then the
+    cheaper one (they tie within a tolerance, and a difference beyond `COST_NOISE` still says something),
+    then the one that keeps the natural order of the names."""
     scored = []
     for k, pairing in enumerate(_pairings(group, assignment)):
         hints, consistent = propose_hints(graph, group, pairing, my_leaves, their_leaves)
-        cost = round(sum(UNMATCHED_COST if pairing.get(m) is None else graph.edges[m, pairing[m]]["cost"] for m in group[0]), 6)
-        scored.append((cost, -consistent, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
-    *_, pairing, hints = min(scored, key=lambda x: x[:4])
+        cost = sum(UNMATCHED_COST if pairing.get(m) is None else graph.edges[m, pairing[m]]["cost"] for m in group[0])
+        scored.append((-consistent, cost, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
+    most_consistent = [s for s in scored if s[0] == min(s[0] for s in scored)]
+    cheapest = min(s[1] for s in most_consistent)
+    near = [s for s in most_consistent if s[1] <= cheapest + COST_NOISE]
+    *_, pairing, hints = min(near, key=lambda s: s[2:4])
     return pairing, hints
 
 
