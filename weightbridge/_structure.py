@@ -62,16 +62,37 @@ class ModulePairs:
         )
 
 
+def structural_paths(leaves):
+    """Each leaf's path as its module tree has it. Where the top level splits one tree into collections
+    (Flax's `params` and `batch_stats`: the same modules under each, every module's parameters in exactly
+    one), the collection is left out: `batch_stats/blocks_0/norm/mean` lies in the module `blocks_0/norm`
+    with `params/blocks_0/norm/scale`, as torch's `blocks.0.norm.running_mean` lies with its weight."""
+    paths = [leaf.parts for leaf in leaves]
+    if not paths or any(len(path) < 3 for path in paths):
+        return paths
+    modules, entries = defaultdict(set), set()
+    for path in paths:
+        modules[path[0]].add(path[1:-1])
+        entries.add(path[1:])
+    if len(modules) < 2 or len(entries) < len(paths):
+        return paths  # one tree, or the same parameter under two top-level modules (an encoder and a decoder)
+    largest = max(modules.values(), key=len)
+    if not all(found <= largest for found in modules.values()):
+        return paths
+    return [path[1:] for path in paths]
+
+
 class _Tree:
     """The modules of one side. A module holding the same leaves as its only child is one module with
     it (a Sequential around one layer): it is known by its outermost path."""
 
     def __init__(self, leaves):
         self.leaves = leaves
+        self.paths = structural_paths(leaves)
         count = defaultdict(int)
-        for leaf in leaves:
-            for depth in range(len(leaf.parts)):
-                count[leaf.parts[:depth]] += 1
+        for path in self.paths:
+            for depth in range(len(path)):
+                count[path[:depth]] += 1
         # Each path maps to the outermost path of its chain of equal counts.
         self.node_of = {}
         for path in sorted(count, key=len):
@@ -86,9 +107,9 @@ class _Tree:
                 self.children[up].append(path)
         self.members = defaultdict(list)
         exact, size, counted = defaultdict(int), defaultdict(int), defaultdict(int)
-        for k, leaf in enumerate(leaves):
+        for k, (leaf, path) in enumerate(zip(leaves, self.paths)):
             signature = hash((leaf.size, leaf.dtype_kind)) % _HASH_MODULUS
-            for node in dict.fromkeys(self.node_of[leaf.parts[:depth]] for depth in range(len(leaf.parts))):
+            for node in dict.fromkeys(self.node_of[path[:depth]] for depth in range(len(path))):
                 self.members[node].append(k)
                 if is_counter(leaf):
                     continue
@@ -222,10 +243,10 @@ def match_modules(my_leaves, their_leaves, hints=()):
 def _owners(tree, pair_of):
     """For each leaf, the pair of its innermost matched module."""
     owners = []
-    for leaf in tree.leaves:
+    for path in tree.paths:
         owner = 0
-        for depth in range(len(leaf.parts) - 1, -1, -1):
-            node = tree.node_of[leaf.parts[:depth]]
+        for depth in range(len(path) - 1, -1, -1):
+            node = tree.node_of[path[:depth]]
             if node in pair_of:
                 owner = pair_of[node]
                 break
