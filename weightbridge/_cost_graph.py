@@ -405,6 +405,8 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
 
 # Decisions that names and indices alone make are ties up to this (the tolerance without order).
 DISPLACED_TOLERANCE = 0.25
+# Names that prefer another partner by more than this speak against the order that overruled them.
+NAMES_AGAINST_ORDER = 0.1
 
 
 def _drop_displaced_order(graph, modules, my, their):
@@ -440,7 +442,7 @@ def _drop_displaced_order(graph, modules, my, their):
 def drop_order_against_names(graph, my_leaves, assignment):
     """Enumeration order stops being evidence among the leaves of one size and kind (weight, bias, ...)
     where it made a pair that names and indices clearly speak against: another candidate of the same
-    `my` leaf costs less by them alone, by more than the margin names alone need. One implementation
+    `my` leaf costs less by them alone, by more than `NAMES_AGAINST_ORDER`. One implementation
     defines those leaves in another order (Keras's ALBERT its norms and attention biases, transformers'
     BEiT its norms after the MLP); their edges lose the order feature (and the tie-break), and names
     decide or the tie is reported. Returns whether any edge changed."""
@@ -459,7 +461,7 @@ def drop_order_against_names(graph, my_leaves, assignment):
         if is_group(m) or is_group(t) or graph.edges[m, t].get("displaced"):
             continue
         chosen = by_names(graph.edges[m, t])
-        if any(chosen - by_names(data) > DISPLACED_TOLERANCE for _, v, data in graph.edges(m, data=True) if v != t):
+        if any(chosen - by_names(data) > NAMES_AGAINST_ORDER for _, v, data in graph.edges(m, data=True) if v != t):
             contested.add(kind(m))
     if not contested:
         return False
