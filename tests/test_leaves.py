@@ -68,3 +68,15 @@ def test_empty_or_non_tree_inputs_are_named(tree, message):
     with pytest.raises(weightbridge.TreeError) as error:
         read_leaves(tree, "their", ".")
     assert str(error.value) == message
+
+
+def test_the_mapped_state_dict_keeps_the_module_versions_torch_reads_on_load():
+    # torchvision's MNASNet refuses a state dict without its version (`_metadata`).
+    import torchvision
+
+    model = torchvision.models.mnasnet0_5()
+    my = model.state_dict()
+    mapped = weightbridge.adapt({f"m.{k}": v.clone() for k, v in my.items()}, my)
+    assert mapped._metadata == my._metadata and mapped._metadata is not my._metadata
+    model.load_state_dict(mapped)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), my.values()))

@@ -1,5 +1,6 @@
 """Read leaves: flatten weight trees into named leaves and rebuild trees shaped like `my`."""
 
+import copy
 import dataclasses
 import functools
 import re
@@ -141,7 +142,10 @@ def read_leaves(tree, side, separator):
             children = _children(node)
             if not children and path:
                 return ("empty", type(node))
-            return (type(node), [(key, visit(child, path + (str(key),))) for key, child in children])
+            definition = (type(node), [(key, visit(child, path + (str(key),))) for key, child in children])
+            # torch's state dict carries each module's version (`_metadata`), which some modules read on load.
+            metadata = getattr(node, "_metadata", None)
+            return definition if metadata is None else definition + (copy.deepcopy(metadata),)
         if is_array_like(node):
             records.append((path, node))
             return ("leaf", separator.join(path))
@@ -232,12 +236,23 @@ def _suggest_subtree(tree, separator):
 
 def rebuild(treedef, value_of):
     """Rebuilds a tree from its definition, asking `value_of(name)` for every leaf."""
-    kind, content = treedef
+    kind, content = treedef[:2]
     if kind == "leaf":
         return value_of(content)
     if kind == "empty":
         return content()
     items = [(key, rebuild(child, value_of)) for key, child in content]
+    if len(treedef) > 2:
+        rebuilt = _rebuilt_container(kind, items)
+        try:
+            rebuilt._metadata = copy.deepcopy(treedef[2])
+        except AttributeError:  # a container that takes no attributes (a plain dict) goes without
+            pass
+        return rebuilt
+    return _rebuilt_container(kind, items)
+
+
+def _rebuilt_container(kind, items):
     if issubclass(kind, (list, tuple)):
         values = [v for _, v in items]
         if hasattr(kind, "_fields"):
