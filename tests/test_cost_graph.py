@@ -10,6 +10,16 @@ def test_tokens_split_words_numbers_and_camel_case():
     assert raw_tokens("downsampleConv") == ["downsample", "conv"]
 
 
+def test_plural_words_are_their_singular_and_a_compound_leaf_name_keeps_its_kind():
+    from weightbridge._names import leaf_tokens
+
+    assert raw_tokens("embed_tokens") == ["embed", "token"]
+    assert raw_tokens("patches.batch_stats") == ["patch", "batch", "stat"]
+    assert raw_tokens("axis_bias_class") == ["axis", "bias", "class"]
+    assert leaf_tokens(("attn", "conv1d_kernel")) == {"conv", "d", "weight"}
+    assert leaf_tokens(("attn", "q_bias")) == {"q", "bias"}
+
+
 @pytest.mark.parametrize("name, canonical", [
     ("kernel", "weight"), ("w", "weight"), ("scale", "weight"), ("gamma", "weight"), ("embedding", "weight"),
     ("b", "bias"), ("beta", "bias"), ("offset", "bias"),

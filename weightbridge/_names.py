@@ -68,8 +68,18 @@ def raw_tokens(text):
             if piece.isdigit() or compound in _MODULE_CANONICAL or compound in _LEAF_CANONICAL:
                 tokens.append(compound)
             else:
-                tokens.extend(word.lower() for word in _CAMEL.split(piece) if word)
+                tokens.extend(singular(word.lower()) for word in _CAMEL.split(piece) if word)
     return tokens
+
+
+def singular(word):
+    """A plural word as its singular ('tokens' -> 'token', 'patches' -> 'patch'), so that `embed_tokens`
+    and `token_embedding` share their words; short words and words in -ss or -us are left as they are."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith(("ches", "shes", "xes")):
+        return word[:-2]
+    return word[:-1]
 
 
 def leaf_name(name_parts):
