@@ -12,7 +12,7 @@ from ._features import (
     CONFIDENT_MARGIN, FEATURE_WEIGHTS, edge_cost, features, index_distance, my_node, path_units, raw_units, reshape_is_evidenced, suffix_distance, their_node,
 )
 from ._formats import format_permutation, weight_kind
-from ._leaves import order_is_informative
+from ._leaves import is_counter, order_is_informative
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
@@ -405,10 +405,6 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
 
 # Decisions that names and indices alone make are ties up to this (the tolerance without order).
 DISPLACED_TOLERANCE = 0.25
-# Names that prefer another partner by more than this speak against the order that overruled them.
-# Below the smallest preference of names in a wrong decision that order made across the zoo (0.17,
-# ALBERT's norm scales against keras-hub); `python -m benchmarks.calibration` shows what it refuses.
-NAMES_AGAINST_ORDER = 0.1
 
 
 def _drop_displaced_order(graph, modules, my, their):
@@ -442,12 +438,13 @@ def _drop_displaced_order(graph, modules, my, their):
 
 
 def drop_order_against_names(graph, my_leaves, assignment):
-    """Enumeration order stops being evidence among the leaves of one size and kind (weight, bias, ...)
-    where it made a pair that names and indices clearly speak against: another candidate of the same
-    `my` leaf costs less by them alone, by more than `NAMES_AGAINST_ORDER`. One implementation
-    defines those leaves in another order (Keras's ALBERT its norms and attention biases, transformers'
-    BEiT its norms after the MLP); their edges lose the order feature (and the tie-break), and names
-    decide or the tie is reported. Returns whether any edge changed."""
+    """Enumeration order stops being evidence where it made a pair that names and indices clearly speak
+    against: another candidate of the same `my` leaf costs less by them alone, by more than the margin
+    names alone need (`DISPLACED_TOLERANCE`). One implementation defines those leaves in another order
+    (Keras's ALBERT its attention biases and norms, transformers' BEiT its norms after the MLP). Order
+    is dropped for every leaf of that size and kind (weight, bias, ...) and for every leaf of the `my`
+    module that holds it (a norm's scale goes where its offset goes): their edges lose the order feature
+    and the tie-break, and names decide or the tie is reported. Returns whether any edge changed."""
     if not graph.graph["ordered"]:
         return False
 
@@ -455,24 +452,29 @@ def drop_order_against_names(graph, my_leaves, assignment):
         leaf, node = my_leaves[m[1]], graph.nodes[m]
         return leaf.size, leaf.dtype_kind, node["instances"], _names.leaf_name(leaf.parts)
 
+    def module(m):
+        return my_leaves[m[1]].parts[:-1]
+
     def by_names(data):
         return data["cost"] - FEATURE_WEIGHTS["order"] * data["order"]
 
-    contested = set()
+    kinds, modules = set(), set()
     for m, t in assignment.pairs.items():
-        if is_group(m) or is_group(t) or graph.edges[m, t].get("displaced"):
+        # A counter (a step, num_batches_tracked) follows its module: its name is no evidence against order.
+        if is_group(m) or is_group(t) or graph.edges[m, t].get("displaced") or is_counter(my_leaves[m[1]]):
             continue
         chosen = by_names(graph.edges[m, t])
-        if any(chosen - by_names(data) > NAMES_AGAINST_ORDER for _, v, data in graph.edges(m, data=True) if v != t):
-            contested.add(kind(m))
-    if not contested:
+        if any(chosen - by_names(data) > DISPLACED_TOLERANCE for _, v, data in graph.edges(m, data=True) if v != t):
+            kinds.add(kind(m))
+            modules.add(module(m))
+    if not kinds:
         return False
     tolerance = graph.graph["node_tolerance"]
     for u, v, data in graph.edges(data=True):
         if "group" in data:
             continue
         m, t = (u, v) if u[0] == "my" else (v, u)
-        if kind(m) in contested:
+        if kind(m) in kinds or module(m) in modules:
             data.update(order=0.0, displaced=True)
             data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
