@@ -8,9 +8,9 @@ is `post_attention_layernorm`; weightbridge knows these roles, so no hint is nee
 transformers BERT -> keras-hub BERT: both blocks have a dense output and a layer norm after
 attention and after the MLP, named `attention_output` / `feedforward_output_dense` and
 `self_attention_layer_norm` / `feedforward_layer_norm` in keras-hub, `attention.output.dense` /
-`output.dense` and `attention.output.LayerNorm` / `output.LayerNorm` in transformers. Names alone
-do not tell which is which, so weightbridge refuses. Modules stay together: the hint that pairs the
-norms after attention also pairs the dense layers beside them, so one hint settles it."""
+`output.dense` and `attention.output.LayerNorm` / `output.LayerNorm` in transformers. The dense
+layers' names share their words (attention, output), the norms' do not tell which is which, so
+weightbridge refuses on the norms only, and the hint that pairs the norms after attention settles it."""
 
 import pytest
 
@@ -31,11 +31,11 @@ def test_llama_layer_norms_are_told_apart_by_their_roles():
     assert result.outcome == "correct", result.message
 
 
-def test_bert_output_projections_need_hints_and_the_hints_fix_them():
+def test_bert_norms_need_a_hint_and_the_dense_layers_do_not():
     result = verify(BERT, alphabetical)
     assert result.outcome == "error"
     assert result.message.splitlines()[0] == (
-        "AmbiguityError: the mapping is not unique: 4 groups of weights can be paired in more than one way "
+        "AmbiguityError: the mapping is not unique: 2 groups of weights can be paired in more than one way "
         "at costs within 0.25 of each other, too close to tell without enumeration order.")
     both = verify(BERT, alphabetical, hints=HINTS)
     assert both.message == (

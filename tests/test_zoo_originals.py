@@ -109,7 +109,7 @@ COVERAGE = [
     ("bert: transformers -> flax nnx", "definition", None),
     ("bert: transformers -> flax nnx", "sorted", None),
     ("qwen3: transformers -> keras-hub", "definition", None),
-    ("qwen3: transformers -> keras-hub", "sorted", AMBIGUOUS.format("1 group")),
+    ("qwen3: transformers -> keras-hub", "sorted", None),
     ("resnet18: torchvision -> flax", "definition", UNMATCHED.format("20 of 122") + " (num_batches_tracked)"),
     ("resnet18: torchvision -> flax", "sorted", UNMATCHED.format("20 of 122") + " (num_batches_tracked)"),
     ("t5: transformers -> t5x flax", "definition", AMBIGUOUS.format("4 groups")),
