@@ -12,7 +12,7 @@ import torch
 import weightbridge
 from benchmarks.zoo.catalog import PAIRS
 from benchmarks.zoo.families import originals, text
-from benchmarks.zoo.verify import Result, verify
+from benchmarks.zoo.verify import BuiltPair, Result, prove, verify
 
 # The bound for a proof: tighter than the zoo's check, so that a proof leaves the check room.
 PROOF_TOLERANCE = 1e-5
@@ -136,3 +136,23 @@ def test_adapt_maps_family_pair_without_hints(name, order):
     torch.set_num_threads(1)
     result = verify(PAIRS[name], ORDERS[order])
     assert result.outcome == "correct", f"{result.outcome} (relative error {result.relative_error}) {result.message}"
+
+
+OPENAI_GPT2 = ["gpt2: transformers tied -> openai original", "gpt2: openai original -> transformers tied"]
+
+
+@pytest.mark.parametrize("name", OPENAI_GPT2)
+def test_openai_gpt2_proof_holds(name):
+    torch.set_num_threads(1)
+    assert prove(PAIRS[name]).outcome == "correct"
+
+
+@pytest.mark.parametrize("order", ["definition", "alphabetical"])
+@pytest.mark.parametrize("name", OPENAI_GPT2)
+def test_adapt_maps_openai_gpt2_as_its_proof_does(name, order):
+    # Bit for bit the proof's weights: conv1d's leading axis, and the tied wte/lm_head read as OpenAI's wte.
+    torch.set_num_threads(1)
+    pair = PAIRS[name]
+    built = BuiltPair(pair)
+    assert verify(pair, weightbridge.adapt, order=order, built=built).outcome == "correct"
+    assert verify(pair, weightbridge.adapt, order=order, against="proof", built=built) == Result("correct", 0.0, "")

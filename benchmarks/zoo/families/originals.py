@@ -1,7 +1,7 @@
 """Original release code, re-created, and JAX targets written here, against the libraries' implementations.
 
 Each model below follows the names and layouts of the code it re-creates (Facebook's ConvNeXt V1
-and V2, Google's Flax ViT, OpenAI's Whisper, Karpathy's nanoGPT, Meta's Llama, the Flax examples'
+and V2, Google's Flax ViT, OpenAI's Whisper and GPT-2, Karpathy's nanoGPT, Meta's Llama, the Flax examples'
 ResNet, T5X's T5) or of the JAX framework it is written in (Flax linen and NNX, Haiku, Equinox). Every pair is proven by a mapping
 written by hand: explicit rules, one per kind of weight, `my` name pattern -> their name and transform.
 """
@@ -634,6 +634,128 @@ _GPT2_TO_NANOGPT = [
         "transformer.ln_f.bias",
     )
 ]
+
+
+def _openai_gpt2() -> JaxSide:
+    """OpenAI's GPT-2 release (`src/model.py`, TensorFlow 1) in jax.numpy: the checkpoint's variables
+    `model/wte`, `model/wpe`, `model/h{i}/{ln_1,attn,ln_2,mlp}` and `model/ln_f` as they are stored, each
+    conv1d's `w` (1, in, out), norms `g`/`b` eps 1e-5, tanh GELU; the head is `wte` itself."""
+    import jax
+    import jax.numpy as jnp
+
+    width, heads = _GPT2["width"], _GPT2["heads"]
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 64))
+
+    def normal(shape, stddev):
+        return stddev * jax.random.normal(next(keys), shape)
+
+    # The release's initializers: w normal(0.02), b zeros, g ones; wte normal(0.02), wpe normal(0.01).
+    def conv1d_params(inputs, outputs):
+        return {"w": normal((1, inputs, outputs), 0.02), "b": jnp.zeros(outputs)}
+
+    def norm_params():
+        return {"g": jnp.ones(width), "b": jnp.zeros(width)}
+
+    def block_params():
+        return {
+            "ln_1": norm_params(),
+            "attn": {"c_attn": conv1d_params(width, 3 * width), "c_proj": conv1d_params(width, width)},
+            "ln_2": norm_params(),
+            "mlp": {"c_fc": conv1d_params(width, 4 * width), "c_proj": conv1d_params(4 * width, width)},
+        }
+
+    params = {
+        "model": {
+            "wte": normal((_GPT2["vocabulary"], width), 0.02),
+            "wpe": normal((_GPT2["context"], width), 0.01),
+            **{f"h{layer}": block_params() for layer in range(_GPT2["depth"])},
+            "ln_f": norm_params(),
+        }
+    }
+
+    def gelu(x):
+        return 0.5 * x * (1 + jnp.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * jnp.power(x, 3))))
+
+    def norm(x, scope, epsilon=1e-5):
+        u = jnp.mean(x, axis=-1, keepdims=True)
+        s = jnp.mean(jnp.square(x - u), axis=-1, keepdims=True)
+        return (x - u) * jax.lax.rsqrt(s + epsilon) * scope["g"] + scope["b"]
+
+    def conv1d(x, scope):
+        *start, nx = x.shape
+        w = scope["w"]
+        return (x.reshape(-1, nx) @ w.reshape(-1, w.shape[-1]) + scope["b"]).reshape(*start, w.shape[-1])
+
+    def split_heads(x):
+        *start, m = x.shape
+        return jnp.transpose(x.reshape(*start, heads, m // heads), (0, 2, 1, 3))
+
+    def merge_heads(x):
+        x = jnp.transpose(x, (0, 2, 1, 3))
+        *start, a, b = x.shape
+        return x.reshape(*start, a * b)
+
+    def softmax(x):
+        x = x - jnp.max(x, axis=-1, keepdims=True)
+        ex = jnp.exp(x)
+        return ex / jnp.sum(ex, axis=-1, keepdims=True)
+
+    def mask_attn_weights(w):
+        nd, ns = w.shape[-2:]
+        b = (jnp.arange(nd)[:, None] >= jnp.arange(ns) - ns + nd).astype(w.dtype).reshape(1, 1, nd, ns)
+        return w * b - 1e10 * (1 - b)
+
+    def attn(x, scope):
+        q, k, v = map(split_heads, jnp.split(conv1d(x, scope["c_attn"]), 3, axis=2))
+        w = softmax(mask_attn_weights(q @ jnp.swapaxes(k, -1, -2) * jax.lax.rsqrt(float(v.shape[-1]))))
+        return conv1d(merge_heads(w @ v), scope["c_proj"])
+
+    def mlp(x, scope):
+        return conv1d(gelu(conv1d(x, scope["c_fc"])), scope["c_proj"])
+
+    def block(x, scope):
+        x = x + attn(norm(x, scope["ln_1"]), scope["attn"])
+        return x + mlp(norm(x, scope["ln_2"]), scope["mlp"])
+
+    def model(params, tokens):
+        scope = params["model"]
+        batch, sequence = tokens.shape
+        h = scope["wte"][tokens] + scope["wpe"][jnp.arange(sequence)][None]
+        for layer in range(_GPT2["depth"]):
+            h = block(h, scope[f"h{layer}"])
+        h = norm(h, scope["ln_f"])
+        return (h.reshape(batch * sequence, width) @ scope["wte"].T).reshape(batch, sequence, -1)
+
+    apply = jax.jit(model)
+    return JaxSide(params, lambda params, tokens: apply(params, jnp.asarray(tokens, jnp.int32)))
+
+
+def _as_conv1d(array):
+    """transformers' Conv1D (in, out) weight as OpenAI stores it, a 1x1 convolution (1, in, out)."""
+    return array[None]
+
+
+def _from_conv1d(array):
+    return array[0]
+
+
+_OPENAI_BLOCK = "model/h{i}/"
+# OpenAI's release <- transformers GPT-2 (tied): the same module names; each Conv1D weight gains the
+# conv's leading axis. transformers' wte and lm_head are one tensor; OpenAI's head reads wte.
+_GPT2_TO_OPENAI = [
+    ("model/wte", "transformer.wte.weight", _same),
+    ("model/wpe", "transformer.wpe.weight", _same),
+    *(
+        rule
+        for module in _CONV1D
+        for rule in _dense(_OPENAI_BLOCK + module.replace(".", "/"), f"transformer.h.{{i}}.{module}", "w", "b", _as_conv1d)
+    ),
+    *_norm(_OPENAI_BLOCK + "ln_1", "transformer.h.{i}.ln_1", "g", "b"),
+    *_norm(_OPENAI_BLOCK + "ln_2", "transformer.h.{i}.ln_2", "g", "b"),
+    *_norm("model/ln_f", "transformer.ln_f", "g", "b"),
+]
+# transformers GPT-2 (tied) <- OpenAI's release: the rules reversed, and wte feeds lm_head too.
+_OPENAI_TO_GPT2 = _reversed(_GPT2_TO_OPENAI, {_as_conv1d: _from_conv1d}) + [("lm_head.weight", "model/wte", _same)]
 
 
 # ---------------------------------------------------------------------------- Mamba in Flax
@@ -1906,6 +2028,17 @@ def pairs() -> list[ZooPair]:
               _nanogpt(False), text, _GPT2_TO_NANOGPT, nanogpt_notes + "Untied heads on both sides."),
         _pair("nanogpt: nanogpt tied -> transformers tied", "GPT-2", "original", "transformers", _nanogpt(True),
               _transformers_gpt2(True, "gelu"), text, _reversed(_GPT2_TO_NANOGPT, {}), nanogpt_notes + "Tied on both sides."),
+    ]
+    openai_notes = (
+        "OpenAI's tanh GELU and LayerNorm eps 1e-5: transformers' activation_function='gelu_new', layer_norm_epsilon=1e-5. "
+        "Conv1D's (in, out) weights are OpenAI's conv1d w (1, in, out); OpenAI's head is wte itself, transformers' "
+        "tied wte/lm_head one tensor under two names."
+    )
+    found += [
+        _pair("gpt2: transformers tied -> openai original", "GPT-2", "transformers", "original", _transformers_gpt2(True, "gelu_new"),
+              _openai_gpt2, text, _GPT2_TO_OPENAI, openai_notes),
+        _pair("gpt2: openai original -> transformers tied", "GPT-2", "original", "transformers", _openai_gpt2,
+              _transformers_gpt2(True, "gelu_new"), text, _OPENAI_TO_GPT2, openai_notes + " wte feeds both tied names."),
     ]
     found += [
         _pair("resnet18: torchvision -> flax", "ResNet", "torchvision", "flax", _torchvision_resnet18, _flax_resnet,
