@@ -226,7 +226,7 @@ def test_layout_evidence_that_fits_several_layouts_is_an_ambiguity():
     assert str(error.value) == (
         "the axis order of my 'm.c.weight' (4, 4, 4) <- their 'm.c.weight' (4, 4, 4) is open: its shape fits more than "
         "one layout and the weights of the same kind around it do not settle which "
-        "(batched_transposed, channels_last, inputs_last, keep, outputs_first).\n"
+        "(channels_last, inputs_last, keep, outputs_first).\n"
         "Pass in_format= and out_format= (e.g. 'pytorch', 'flax') to fix the layouts.")
     assert error.value.hints == []
 

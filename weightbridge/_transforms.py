@@ -40,13 +40,17 @@ def layouts_for(rank):
     # (in, heads, head dim)) against a matrix (out, in): the output axis moves, the others keep their order.
     outputs_first = (rank - 1,) + tuple(range(rank - 1))
     inputs_last = tuple(range(1, rank)) + (0,)
-    # Matrices stacked along leading axes (experts, heads), each transposed: torch's (experts, out, in)
-    # against a Keras EinsumDense's (experts, in, out).
-    batched_transposed = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     layouts = [("keep", tuple(range(rank))), ("channels_last", channels_last), ("channels_first", channels_first)]
-    if rank == 3:
-        layouts += [("outputs_first", outputs_first), ("inputs_last", inputs_last)]
-    if batched_transposed not in [permutation for _, permutation in layouts]:
+    return layouts + ([("outputs_first", outputs_first), ("inputs_last", inputs_last)] if rank == 3 else [])
+
+
+def _split_layouts(rank):
+    """The layouts a split axis may take apart: the known ones, and matrices stacked along leading axes
+    (heads), each transposed. Not a layout of equal shapes: a square stack of experts (experts, n, n)
+    fits it and `keep` alike, and no weight of its kind around it proves which."""
+    batched_transposed = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    layouts = layouts_for(rank)
+    if rank >= 3 and batched_transposed not in [permutation for _, permutation in layouts]:
         layouts.append(("batched_transposed", batched_transposed))
     return layouts
 
@@ -146,10 +150,10 @@ def _split_then_permuted(their_shape, my_shape):
     known layout, merge into `their_shape` (Keras's per-head query kernel (heads, in, head dim) against
     torch's (heads * head dim, in)). Each is that merge read backwards."""
     found = []
-    for layout, perm in layouts_for(len(my_shape)):
+    for layout, perm in _split_layouts(len(my_shape)):
         merge = reshape_transform(my_shape, perm, their_shape, layout)
-        if merge is None or merge.axes or not merge.expression:
-            continue  # a merge needs no axis sizes; one that splits too is no single layout change
+        if merge is None or merge.axes or "(" not in merge.expression:
+            continue  # a merge needs no axis sizes; one that splits too, or only permutes, is no split of their axis
         left, right = merge.expression.split(" -> ")
         axes = tuple((name, size) for name, size in zip(left.split(), my_shape) if name != "1")
         found.append(Transform(f"{right} -> {left}", axes, PRICE_MERGE, layout))
