@@ -426,15 +426,27 @@ def _drop_displaced_order(graph, modules, my, their):
     mine, theirs = slots(my, modules.my_owner, modules.my_slot), slots(their, modules.their_owner, modules.their_slot)
     displaced = {key for key in mine.keys() & theirs.keys()
                  if not (mine[key] <= theirs[key] or theirs[key] <= mine[key])}
-    if not displaced:
-        return
+    if displaced:
+        _drop_order(graph, lambda m: key(my, modules.my_owner, m[1]) in displaced)
+
+
+def _drop_order(graph, is_displaced):
+    """Takes the order feature and the tie-break off the leaf edges of every `my` node `is_displaced` says,
+    and lets decisions among them need the margin that names alone need."""
     tolerance = graph.graph["node_tolerance"]
     for u, v, data in graph.edges(data=True):
+        if "group" in data:
+            continue
         m, t = (u, v) if u[0] == "my" else (v, u)
-        if key(my, modules.my_owner, m[1]) in displaced:
+        if is_displaced(m):
             data.update(order=0.0, displaced=True)
             data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
+    for component in nx.connected_components(graph):  # no tie-break may stand in for the order dropped there
+        edges = graph.edges(component, data=True)
+        if any(data.get("displaced") for _, _, data in edges):
+            for _, _, data in edges:
+                data.pop("order_rank", None)
 
 
 def drop_order_against_names(graph, my_leaves, assignment):
@@ -469,20 +481,7 @@ def drop_order_against_names(graph, my_leaves, assignment):
             modules.add(module(m))
     if not kinds:
         return False
-    tolerance = graph.graph["node_tolerance"]
-    for u, v, data in graph.edges(data=True):
-        if "group" in data:
-            continue
-        m, t = (u, v) if u[0] == "my" else (v, u)
-        if kind(m) in kinds or module(m) in modules:
-            data.update(order=0.0, displaced=True)
-            data["cost"] = edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
-            tolerance[m] = tolerance[t] = DISPLACED_TOLERANCE
-    for component in nx.connected_components(graph):  # no tie-break may stand in for the order dropped there
-        edges = graph.edges(component, data=True)
-        if any(data.get("displaced") for _, _, data in edges):
-            for _, _, data in edges:
-                data.pop("order_rank", None)
+    _drop_order(graph, lambda m: kind(m) in kinds or module(m) in modules)
     return True
 
 
