@@ -33,9 +33,8 @@ def test_adapt_maps_real_pair_without_hints(pair):
     assert result.outcome == "correct", f"{pair.name}: {result.outcome} (relative error {result.relative_error}) {result.message}"
 
 
-@pytest.mark.parametrize("name", sorted(LOUD))
-def test_a_pair_without_deciding_evidence_raises_and_its_proposed_hint_maps_it(name):
-    torch.set_num_threads(1)
+def outcome_and_proposed_hints(pair):
+    """The outcome of adapt on `pair` with zero hints, and the hints its AmbiguityError proposed."""
     proposed = []
 
     def adapt_recording_hints(their, my, hints=()):
@@ -45,7 +44,14 @@ def test_a_pair_without_deciding_evidence_raises_and_its_proposed_hint_maps_it(n
             proposed.extend(error.hints)
             raise
 
-    assert verify(PAIRS[name], adapt_recording_hints).outcome == "error"
+    return verify(pair, adapt_recording_hints).outcome, proposed
+
+
+@pytest.mark.parametrize("name", sorted(LOUD))
+def test_a_pair_without_deciding_evidence_raises_and_its_proposed_hint_maps_it(name):
+    torch.set_num_threads(1)
+    outcome, proposed = outcome_and_proposed_hints(PAIRS[name])
+    assert outcome == "error"
     assert proposed == LOUD[name]
     assert verify(PAIRS[name], weightbridge.adapt, hints=proposed).outcome == "correct"
 
@@ -108,16 +114,8 @@ ORDER_AGAINST_NAMES = {
 @pytest.mark.parametrize("name", sorted(ORDER_AGAINST_NAMES))
 def test_an_order_that_names_speak_against_is_reported_and_the_hints_map_the_pair(name):
     torch.set_num_threads(1)
-    proposed = []
-
-    def adapt_recording_hints(their, my, hints=()):
-        try:
-            return weightbridge.adapt(their, my, hints=hints)
-        except weightbridge.AmbiguityError as error:
-            proposed.extend(error.hints)
-            raise
-
-    assert verify(PAIRS[name], adapt_recording_hints).outcome == "error"
+    outcome, proposed = outcome_and_proposed_hints(PAIRS[name])
+    assert outcome == "error"
     assert proposed == ORDER_AGAINST_NAMES[name]
     result = verify(PAIRS[name], weightbridge.adapt, hints=proposed)
     assert result.outcome == "correct", result.message
