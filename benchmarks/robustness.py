@@ -384,7 +384,7 @@ def rebuild_tree(paths, values):
 
 def my_format_of(pair_name, source, target):
     """The format name of the target's kernels, where the source's are the PyTorch layout; else None."""
-    from benchmarks.zoo.pairs import JaxSide, KerasSide, TorchSide
+    from benchmarks.zoo.pairs import JaxSide, TorchSide
 
     if not isinstance(source, TorchSide) or pair_name.startswith("gpt2: transformers"):  # Conv1D is (in, out)
         return None

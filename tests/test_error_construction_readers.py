@@ -15,7 +15,7 @@ from safetensors.numpy import save_file
 
 from weightbridge import load_lazy
 from weightbridge._convert import write_safetensors
-from weightbridge._readers import LazyTensor, TensorSignature
+from weightbridge._readers import TensorSignature
 
 SAFETENSORS_DTYPES = "BOOL, U8, I8, U16, I16, U32, I32, U64, I64, F16, BF16, F32, F64, C64, F8_E4M3, F8_E5M2, F8_E8M0"
 

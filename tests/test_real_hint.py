@@ -12,7 +12,6 @@ attention and after the MLP, named `attention_output` / `feedforward_output_dens
 layers' names share their words (attention, output), the norms' do not tell which is which, so
 weightbridge refuses on the norms only, and the hint that pairs the norms after attention settles it."""
 
-import pytest
 
 import weightbridge
 from benchmarks.zoo.catalog import PAIRS
