@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import weightbridge
-from weightbridge._leaves import infer_separator, read_leaves, rebuild
+from weightbridge._leaves import infer_separator, order_unlike_definition, read_leaves, rebuild
 
 
 def test_nested_dicts_flatten_in_enumeration_order_with_shapes_and_dtypes():
@@ -80,3 +80,38 @@ def test_the_mapped_state_dict_keeps_the_module_versions_torch_reads_on_load():
     assert mapped._metadata == my._metadata and mapped._metadata is not my._metadata
     model.load_state_dict(mapped)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), my.values()))
+
+
+def _leaves_in(names):
+    return read_leaves({name: np.zeros(2, np.float32) for name in names}, "my", ".")[0]
+
+
+def _torch_keys(model):
+    return list(model.state_dict())
+
+
+def test_a_state_dict_is_a_definition_order_and_sorted_or_shuffled_keys_are_not():
+    keys = _torch_keys(torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2)) for _ in range(12)]))
+    shuffled = [keys[k] for k in np.random.default_rng(0).permutation(len(keys))]
+    assert order_unlike_definition(_leaves_in(keys)) is None
+    assert order_unlike_definition(_leaves_in(sorted(keys))) == "alphabetical"
+    assert order_unlike_definition(_leaves_in(shuffled)) == "not module by module"
+
+
+def test_numbers_sorted_as_numbers_are_alphabetical_too():
+    keys = [f"blocks.{i}.{kind}" for i in range(12) for kind in ("bias", "weight")]
+    assert keys != sorted(keys)
+    assert order_unlike_definition(_leaves_in(keys)) == "alphabetical"
+
+
+def test_modules_kept_together_with_their_weights_in_a_different_order_each_are_a_shuffle():
+    # Each level's keys shuffled (a nested tree's dicts in random order): every module stays together,
+    # but alike modules list their weights differently.
+    weight_first = {3: True, 0: True, 2: False, 1: True, 5: False, 4: True}
+    keys = [f"blocks.{i}.fc.{kind}" for i, first in weight_first.items() for kind in (("weight", "bias") if first else ("bias", "weight"))]
+    assert order_unlike_definition(_leaves_in(keys)) == "not module by module"
+
+
+def test_a_module_listing_its_weights_kind_by_kind_is_still_a_definition_order():
+    keys = ["attn.q.weight", "attn.k.weight", "attn.q.bias", "attn.k.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight"]
+    assert order_unlike_definition(_leaves_in(keys)) is None

@@ -145,7 +145,7 @@ def _consistent(graph, hint, pairs, my_leaves, their_leaves):
     return True
 
 
-def _missing_evidence(graph, group, pairs, alternatives, my_ordered, their_ordered):
+def _missing_evidence(graph, group, pairs, alternatives, my_order, their_order):
     mine, _ = group
     chosen, other = {}, {}
     for node in mine:
@@ -165,10 +165,14 @@ def _missing_evidence(graph, group, pairs, alternatives, my_ordered, their_order
                     other[feature] = other.get(feature, 0.0) + graph.edges[m, t][feature]
         break
     missing = [text for feature, text in _MISSING.items() if abs(chosen.get(feature, 0.0) - other.get(feature, 0.0)) < 1e-9]
-    if not (my_ordered and their_ordered):
-        sides = [side for side, ordered in (("my", my_ordered), ("their", their_ordered)) if not ordered]
+    if my_order or their_order:
         missing = [m for m in missing if "order" not in m]
-        missing.append(f"the enumeration order of {' and '.join(sides)} is alphabetical, so it is no evidence")
+        reasons = {}
+        for side, reason in (("my", my_order), ("their", their_order)):
+            if reason:
+                reasons.setdefault(reason, []).append(side)
+        for reason, sides in reasons.items():
+            missing.append(f"the enumeration order of {' and '.join(sides)} is {reason}, so it is no evidence")
     return missing
 
 
@@ -182,7 +186,7 @@ def proposed_pairing(graph, assignment, my_leaves, their_leaves):
     return pairing
 
 
-def ambiguity_error(graph, assignment, pairing, my_leaves, their_leaves, my_ordered, their_ordered, tolerance, settle=None):
+def ambiguity_error(graph, assignment, pairing, my_leaves, their_leaves, my_order, their_order, tolerance, settle=None):
     """The AmbiguityError for a solution with ties, showing the `proposed_pairing`. `settle(hints)`, if given,
     returns the smallest sub-list of the proposed hints that still makes the mapping unique (or the list as it is)."""
     groups = tied_groups(assignment)
@@ -206,7 +210,7 @@ def ambiguity_error(graph, assignment, pairing, my_leaves, their_leaves, my_orde
         rows = [f"    {'my':<{width}}   their"]
         for k in range(max(len(left), len(right))):
             rows.append(f"    {left[k] if k < len(left) else '':<{width}}   {right[k] if k < len(right) else ''}".rstrip())
-        missing = _missing_evidence(graph, group, assignment.pairs, assignment.alternatives, my_ordered, their_ordered)
+        missing = _missing_evidence(graph, group, assignment.pairs, assignment.alternatives, my_order, their_order)
         blocks.append(f"  group {number}: {len(mine)} my and {len(theirs)} their weights tie\n" + "\n".join(rows)
                       + "\n    missing evidence: " + "; ".join(missing))
     more = f"\n  ... and {len(groups) - MAX_GROUPS_SHOWN} more groups" if len(groups) > MAX_GROUPS_SHOWN else ""

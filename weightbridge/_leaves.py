@@ -183,10 +183,70 @@ def read_leaves(tree, side, separator):
     return leaves, treedef, values
 
 
+# A definition order lists every module's weights together (a state dict, a Flax or Haiku tree and a
+# Keras model all enumerate module by module) and lists alike modules' weights alike (every Linear its
+# weight, then its bias). On the zoo's 394 sides in definition order both shares are 1.0. A seeded
+# shuffle of a flat state dict keeps at most a third of the modules together; a shuffle of each
+# level's keys keeps them together, and lists alike modules alike in 6% to 80% of them (a few small
+# trees, or trees whose modules hold one weight each, come out as a definition order by chance:
+# 4 of the 394). The bounds sit between, leaving a definition order room for a module or two
+# registered out of line.
+MIN_MODULES_TOGETHER = 0.9
+MIN_MODULES_ALIKE = 0.8
+
+
 def order_is_informative(leaves):
-    """Enumeration order is evidence unless it is merely alphabetical."""
+    """Enumeration order is evidence where it is a definition order (see `order_unlike_definition`)."""
+    return order_unlike_definition(leaves) is None
+
+
+def order_unlike_definition(leaves):
+    """Why the enumeration order of `leaves` is no definition order, and so no evidence: "alphabetical"
+    (how a safetensors, .npz or TF checkpoint hands its keys over), "not module by module" (a module's
+    weights lie apart, or alike modules list theirs differently: a shuffle), "of two weights only";
+    None where it is one."""
     names = [leaf.name for leaf in leaves]
-    return len(names) > 2 and names != sorted(names)
+    if names == sorted(names) or names == sorted(names, key=_natural_key):
+        return "alphabetical"
+    if len(names) <= 2:
+        return "of two weights only"
+    if _modules_together(leaves) < MIN_MODULES_TOGETHER or _modules_alike(leaves) < MIN_MODULES_ALIKE:
+        return "not module by module"
+    return None
+
+
+def _natural_key(name):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def _modules_together(leaves):
+    """The share of modules holding modules (and two or more weights) whose weights are enumerated one
+    after another. A module's own weights may be listed kind by kind (every weight, then every bias)."""
+    first, last, count, holding = {}, {}, Counter(), set()
+    for k, leaf in enumerate(leaves):
+        for depth in range(1, len(leaf.parts)):
+            module = leaf.parts[:depth]
+            first.setdefault(module, k)
+            last[module] = k
+            count[module] += 1
+        holding.update(leaf.parts[:depth] for depth in range(1, len(leaf.parts) - 1))
+    modules = [module for module in holding if count[module] >= 2]
+    return sum(last[m] - first[m] + 1 == count[m] for m in modules) / len(modules) if modules else 1.0
+
+
+def _modules_alike(leaves):
+    """Among modules whose weights' names another module shares, the share that lists them in the
+    order most of those modules do."""
+    own = {}
+    for leaf in leaves:
+        own.setdefault(leaf.parts[:-1], []).append(leaf.parts[-1])
+    orders = {}
+    for names in own.values():
+        if len(names) >= 2:
+            orders.setdefault(frozenset(names), Counter())[tuple(names)] += 1
+    classes = [counts for counts in orders.values() if sum(counts.values()) >= 2]
+    total = sum(sum(counts.values()) for counts in classes)
+    return sum(max(counts.values()) for counts in classes) / total if total else 1.0
 
 
 def split_tied(leaves, other_leaves):

@@ -8,7 +8,7 @@ from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error, proposed_pairing, tied_my_names
 from ._cost_graph import (
     add_structure, build_cost_graph, drop_order_against_names, folding, index_agreement, layout_evidence, my_node,
-    nearest_evidence, order_is_informative, their_node, whole_side,
+    nearest_evidence, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
 from ._features import CONFIDENT_MARGIN, FEATURE_WEIGHTS, UNMATCHED_COST
@@ -16,7 +16,7 @@ from ._formats import resolve_format
 from ._fusion import (
     ORDER_SEPARATOR, fused_ambiguity_error, fused_pairs, group_nodes, is_group, order_is_hinted, proposed_fused_pairing,
 )
-from ._leaves import infer_separator, is_counter, read_leaves, split_tied
+from ._leaves import infer_separator, is_counter, order_unlike_definition, read_leaves, split_tied
 from ._limits import problem_too_large_error
 from ._mapping import Mapping, Pair
 from ._progress import stage, steps
@@ -437,7 +437,7 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     elif assignment.alternatives:
         error = ambiguity_error(
             graph, assignment, pairing, problem.my_leaves, problem.their_leaves,
-            order_is_informative(problem.my_leaves), order_is_informative(problem.their_leaves), _tie_tolerance(graph, assignment),
+            order_unlike_definition(problem.my_leaves), order_unlike_definition(problem.their_leaves), _tie_tolerance(graph, assignment),
             settle=lambda hints: _settling_hints(problem, hints),
         )
     else:
