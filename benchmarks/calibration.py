@@ -1,12 +1,15 @@
 """Calibration: every decision the matcher makes on the zoo, its margin, and whether it was right.
 
-    python -m benchmarks.calibration                      # every proven zoo pair, in every source order
-    python -m benchmarks.calibration --family text --order definition --output ''
+    python -m benchmarks.calibration                      # every proven zoo pair in every order, the timm sweep
+    python -m benchmarks.calibration --family text --order definition --sweep-limit 0 --output ''
 
 A decision is one `my` weight's partner. Whether it was right is read from the pair's proof (a
 mapping written by hand or a library's converter): the tensor weightbridge gives that weight must
 equal the one the proof gives, element for element. This judges each decision on its own, also in
 pairs whose mapping as a whole is refused, where the error's tentative mapping holds the decisions.
+
+The timm sweep's architectures (`benchmarks.zoo.sweep`: each ported to Flax and to a TensorFlow
+checkpoint, keys sorted) are judged alike, against the true mapping each port records.
 
 A decision is accepted when its margin (how much more the best mapping without it costs) lies above
 the tolerance it was solved at (the matcher's acceptance threshold: `TOLERANCE` where both sides keep
@@ -30,6 +33,7 @@ from benchmarks.zoo.verify import ORDERS
 
 HEADING = "## Calibration: margins of right and wrong decisions"
 # Margin ranges, each (low, high]: 0 is an exact tie, 1.0 and above the solver proves only as bounds.
+SWEEP_CHUNK = 50
 BINS = ((-math.inf, 0.0), (0.0, 0.05), (0.05, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 1.0), (1.0, math.inf))
 
 
@@ -46,14 +50,9 @@ def decisions(pair, built, order, seed=0):
     source, target = built.sides(seed)
     their, my = reordered(source.weights(), order, seed), target.weights()
     proof = _flat(pair.prove(source.weights(), my), read_leaves, infer_separator)
-    try:
-        mapping, tied, outcome, message = weightbridge.match(their, my), {}, "mapped", ""
-    except weightbridge.AmbiguityError as error:
-        mapping, tied, outcome, message = error.tentative, error.tied, "ambiguous", str(error).splitlines()[0]
-    except weightbridge.WeightbridgeError as error:
-        return type(error).__name__, str(error).splitlines()[0], []
+    mapping, tied, outcome, message = _matched(weightbridge, their, my)
     if mapping is None:
-        return "ambiguous", message, []
+        return outcome, message, []
     found = []
     for name, value in mapping.iter_apply(their):
         expected = proof.get(name)
@@ -62,6 +61,32 @@ def decisions(pair, built, order, seed=0):
         margin = mapping[name].margin
         found.append((name, None if math.isinf(margin) else float(margin), bool(right), name not in tied))
     return outcome, message, found
+
+
+def sweep_decisions(model_name, style):
+    """The decisions of weightbridge on timm's `model_name` ported in `style` (see `benchmarks.zoo.sweep`),
+    judged against the port's true mapping; as `decisions`."""
+    import weightbridge
+    from benchmarks.zoo.sweep import ported_trees, timm_signature
+
+    port, their, my = ported_trees(timm_signature(model_name), style)
+    mapping, tied, outcome, message = _matched(weightbridge, their, my)
+    if mapping is None:
+        return outcome, message, []
+    truth = {name: (their_name,) for name, their_name in port.truth.items()}
+    return outcome, message, [(pair.my, None if math.isinf(pair.margin) else float(pair.margin),
+                               tuple(pair.their) == truth.get(pair.my), pair.my not in tied) for pair in mapping.pairs]
+
+
+def _matched(weightbridge, their, my):
+    """`(mapping, tied my names, outcome, message)` of `match(their, my)`: for an AmbiguityError its
+    tentative mapping (None when it has none); for another error no mapping."""
+    try:
+        return weightbridge.match(their, my), {}, "mapped", ""
+    except weightbridge.AmbiguityError as error:
+        return error.tentative, error.tied, "ambiguous", str(error).splitlines()[0]
+    except weightbridge.WeightbridgeError as error:
+        return None, {}, type(error).__name__, str(error).splitlines()[0]
 
 
 def _flat(tree, read_leaves, infer_separator):
@@ -76,11 +101,15 @@ def _flat(tree, read_leaves, infer_separator):
     return flat
 
 
-def run_pair(job):
-    """One pair in every order of `job` (pair name, orders), in a worker process; a list of records."""
-    name, orders = job
+def run_job(job):
+    """A zoo pair in every order (`("zoo", pair name, orders)`) or sweep architectures in every style
+    (`("sweep", model names, styles)`), in a worker process; a list of records."""
+    kind, name, orders = job
     warnings.filterwarnings("ignore")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if kind == "sweep":
+        return [_record("sweep", f"timm {model} ({style})", "alphabetical", lambda: sweep_decisions(model, style))
+                for model in name for style in orders]
     import torch
 
     from benchmarks.zoo.catalog import PAIRS
@@ -91,18 +120,19 @@ def run_pair(job):
     try:
         built = BuiltPair(pair)
     except Exception as error:  # noqa: BLE001 - a pair that does not build is reported, not judged
-        return [{"pair": name, "order": order, "outcome": "not built", "message": f"{type(error).__name__}: {error}",
+        return [{"source": "zoo", "pair": name, "order": order, "outcome": "not built", "message": f"{type(error).__name__}: {error}",
                  "decisions": []} for order in orders]
-    records = []
-    for order in orders:
-        start = time.perf_counter()
-        try:
-            outcome, message, found = decisions(pair, built, order)
-        except Exception as error:  # noqa: BLE001 - a crash is a finding of its own
-            outcome, message, found = "crashed", f"{type(error).__name__}: {error}", []
-        records.append({"pair": name, "order": order, "outcome": outcome, "message": message[:300],
-                        "decisions": found, "seconds": time.perf_counter() - start})
-    return records
+    return [_record("zoo", name, order, lambda: decisions(pair, built, order)) for order in orders]
+
+
+def _record(source, name, order, judge):
+    start = time.perf_counter()
+    try:
+        outcome, message, found = judge()
+    except Exception as error:  # noqa: BLE001 - a crash is a finding of its own
+        outcome, message, found = "crashed", f"{type(error).__name__}: {error}", []
+    return {"source": source, "pair": name, "order": order, "outcome": outcome, "message": message[:300],
+            "decisions": found, "seconds": time.perf_counter() - start}
 
 
 def bin_of(margin):
@@ -131,11 +161,14 @@ def format_report(records, command, seconds):
             counts[(bin_of(margin), accepted, right)] += 1
             if accepted and not right:
                 accepted_wrong.append((record["pair"], record["order"], name, margin))
+    zoo, sweep = ([r for r in records if r["source"] == source] for source in ("zoo", "sweep"))
     lines = [
-        f"`{command}`: {len(records)} runs ({len({r['pair'] for r in records})} proven pairs x orders) in {seconds:.0f} s;",
-        f"{len(judged)} runs left decisions to judge (mapped, or refused with a tentative mapping); the others raised",
-        "another error first (" + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(
-            r["outcome"] for r in records if not r["decisions"]).items())) + ").",
+        f"`{command}`: {len(records)} runs in {seconds:.0f} s: {len(zoo)} zoo runs ({len({r['pair'] for r in zoo})} proven pairs, "
+        f"every order; {sum(len(r['decisions']) for r in zoo)} decisions), {len(sweep)} sweep runs "
+        f"({len({r['pair'].rsplit(' (', 1)[0] for r in sweep})} timm architectures, both styles; {sum(len(r['decisions']) for r in sweep)} decisions);",
+        f"{len(judged)} runs left decisions to judge (mapped, or refused with a tentative mapping)"
+        + ("." if len(judged) == len(records) else "; the others raised another error first (" + ", ".join(
+            f"{k}: {v}" for k, v in sorted(Counter(r["outcome"] for r in records if not r["decisions"]).items())) + ")."),
         "",
         "| margin | accepted, right | accepted, wrong | refused (tied), right | refused (tied), wrong |",
         "|---|---|---|---|---|",
@@ -166,23 +199,31 @@ def main(argv=None):
     parser.add_argument("--family", nargs="+", default=[], help="only these family modules or families (as the zoo's --family)")
     parser.add_argument("--pairs", default="", help="only pairs whose name contains this substring")
     parser.add_argument("--order", nargs="+", default=list(ORDERS), choices=ORDERS)
+    parser.add_argument("--sweep-limit", type=int, default=None,
+                        help="judge the first N of the timm sweep's architectures in its fixed shuffled order (0: none; default all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--output", default=RESULTS_PATH, help="the RESULTS.md to write the section into ('' to only print)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from benchmarks.zoo.catalog import select_pairs
 
+    from benchmarks.zoo.sweep import STYLES, select_models
+
     names = [p.name for p in select_pairs(args.family) if p.prove is not None and args.pairs in p.name]
+    jobs = [("zoo", name, args.order) for name in names]
+    models = select_models(limit=args.sweep_limit) if args.sweep_limit != 0 else []
+    # A sweep architecture takes about a second on the meta device, a worker's start several: many to a worker.
+    jobs += [("sweep", tuple(models[k:k + SWEEP_CHUNK]), STYLES) for k in range(0, len(models), SWEEP_CHUNK)]
     start = time.perf_counter()
     records = []
     with multiprocessing.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
-        for found in pool.imap_unordered(run_pair, [(name, args.order) for name in names]):
+        for found in pool.imap_unordered(run_job, jobs):
             records.extend(found)
             for r in found:
                 wrong = sum(1 for _, _, right, _ in r["decisions"] if not right)
                 print(f"{r['pair']} [{r['order']}]: {r['outcome']}, {len(r['decisions'])} decisions, {wrong} wrong",
                       file=sys.stderr, flush=True)
-    command = "python -m benchmarks.calibration" + "".join(f" {a}" if " " not in a else f" '{a}'" for a in (argv or sys.argv[1:]))
+    command = "python -m benchmarks.calibration" + "".join(f" {a}" if a and " " not in a else f" '{a}'" for a in (argv or sys.argv[1:]))
     report = format_report(records, command, time.perf_counter() - start)
     print(report)
     write_section(args.output, HEADING, report)

@@ -200,6 +200,13 @@ def timm_signature(model_name):
     return [(name, tuple(tensor.shape), str(tensor.dtype).removeprefix("torch.")) for name, tensor in model.state_dict().items()]
 
 
+def ported_trees(signature, style):
+    """The `Port` of `signature` in `style`, its `their` tree as that framework hands it over, and
+    `my`, the signature on torch's meta device: what `weightbridge.match(their, my)` is run on."""
+    port = perturb(signature, style)
+    return port, _their_tree(port, style), _meta_tree(signature)
+
+
 def _meta_tree(signature):
     import torch
 
@@ -259,8 +266,7 @@ def sweep_one(model_name, style, _cache={}):
     signature = _cache[model_name]
     if isinstance(signature, str):
         return {**record, "outcome": "skipped", "message": signature}
-    port = perturb(signature, style)
-    their, my = _their_tree(port, style), _meta_tree(signature)
+    port, their, my = ported_trees(signature, style)
     start = time.perf_counter()
     try:
         mapping = weightbridge.match(their, my)
