@@ -41,6 +41,36 @@ def tiny_their():
 # ---- name identity ----
 
 
+def test_weightbridge_tool_follows_the_hints_its_errors_propose_and_drops_one_a_later_round_made_unneeded(monkeypatch):
+    first, second = ("norm1", "layernorm_before"), ("attn", "attention")
+    calls = []
+
+    def adapt(their, my, hints):
+        calls.append(list(hints))
+        if not hints:
+            raise weightbridge.AmbiguityError("norms tie", hints=[first])
+        if hints == [first]:
+            raise weightbridge.AmbiguityError("attention ties", hints=[second])
+        if hints == [first, second]:
+            raise weightbridge.HintError("never needed", hint=first, never_needed=True)
+        return {"mapped": hints}
+
+    monkeypatch.setattr(weightbridge, "adapt", adapt)
+    tool = make_tool("weightbridge")
+    assert tool({}, {}) == {"mapped": [second]}
+    assert calls == [[], [first], [first, second], [second]]
+    assert (tool.hints_needed, tool.zero_hint_error) == ([second], "AmbiguityError: norms tie")
+
+
+def test_weightbridge_tool_keeps_a_hint_error_about_a_hint_it_was_given(monkeypatch):
+    def adapt(their, my, hints):
+        raise weightbridge.HintError("never needed", hint=tuple(hints[0]), never_needed=True)
+
+    monkeypatch.setattr(weightbridge, "adapt", adapt)
+    with pytest.raises(weightbridge.HintError):
+        make_tool("weightbridge")({}, {}, hints=[("a", "b")])
+
+
 def test_name_identity_copies_same_name_same_shape_and_keeps_the_rest():
     their = tiny_their()
     my = OrderedDict(

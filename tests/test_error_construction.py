@@ -174,12 +174,14 @@ def test_each_piece_of_an_order_hint_must_be_in_my():
     with raises_at("weightbridge._match", "_check_hints", weightbridge.HintError) as error:
         weightbridge.match(linear(), linear(), hints=[("fc.weight + fc.gate", "fc")])
     assert str(error.value) == "hint ('fc.weight + fc.gate', 'fc'): no weight of `my` contains 'fc.gate'"
+    assert (error.value.hint, error.value.never_needed) == (("fc.weight + fc.gate", "fc"), False)
 
 
 def test_the_their_part_of_a_hint_must_be_in_their():
     with raises_at("weightbridge._match", "_check_hints", weightbridge.HintError) as error:
         weightbridge.match(linear(), linear(), hints=[["bias", "conv"]])
     assert str(error.value) == "hint ('bias', 'conv'): no weight of `their` contains 'conv'"
+    assert (error.value.hint, error.value.never_needed) == (("bias", "conv"), False)
 
 
 def test_a_hint_that_changes_nothing_is_named():
@@ -187,6 +189,7 @@ def test_a_hint_that_changes_nothing_is_named():
         weightbridge.match(linear(), linear(), hints=[("weight", "weight")])
     assert str(error.value) == (
         "hint ('weight', 'weight') is never needed: the mapping is the same and unique without it; remove it")
+    assert (error.value.hint, error.value.never_needed) == (("weight", "weight"), True)
 
 
 # Matching

@@ -14,7 +14,19 @@ class FormatError(WeightbridgeError):
 
 
 class HintError(WeightbridgeError):
-    """A hint that matches no weight or is never needed."""
+    """A hint that matches no weight or is never needed.
+
+    Attributes:
+        hint: the hint at fault, where one is (None for hints at fault together).
+        never_needed: True when the mapping is the same and unique without `hint`: passing the
+            hints again without it works. Hints proposed over several rounds of AmbiguityErrors
+            can make an earlier round's hint unnecessary.
+    """
+
+    def __init__(self, message, hint=None, never_needed=False):
+        super().__init__(message)
+        self.hint = hint
+        self.never_needed = never_needed
 
 
 class UnmatchedError(WeightbridgeError):

@@ -105,14 +105,14 @@ def _check_hints(hints, my_leaves, their_leaves):
     checked = []
     for hint in hints:
         if not (isinstance(hint, (tuple, list)) and len(hint) == 2 and all(isinstance(s, str) and s for s in hint)):
-            raise HintError(f"a hint is a pair of non-empty strings (my_substring, their_substring), got {hint!r}")
+            raise HintError(f"a hint is a pair of non-empty strings (my_substring, their_substring), got {hint!r}", hint=hint)
         a, b = hint
         for piece in a.split(" + ") if order_is_hinted(hint) else [a]:
             if not any(piece in leaf.name for leaf in my_leaves):
-                raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {piece!r}")
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `my` contains {piece!r}", hint=tuple(hint))
         for piece in b.split(" + ") if order_is_hinted(hint) else [b]:
             if not any(piece in name for leaf in their_leaves for name in (leaf.name,) + leaf.aliases):
-                raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {piece!r}")
+                raise HintError(f"hint {tuple(hint)!r}: no weight of `their` contains {piece!r}", hint=tuple(hint))
         checked.append((a, b))
     return tuple(checked)
 
@@ -521,7 +521,8 @@ def _check_hints_needed(problem, assignment):
             continue
         _, without = solve_with_structure(problem, _without(problem.hints, hint))
         if without.pairs == assignment.pairs and not without.alternatives:
-            raise HintError(f"hint {hint!r} is never needed: the mapping is the same and unique without it; remove it")
+            raise HintError(f"hint {hint!r} is never needed: the mapping is the same and unique without it; remove it",
+                            hint=hint, never_needed=True)
 
 
 def match(their, my, *, in_format=None, out_format=None, in_separator=None, out_separator=None, hints=(),

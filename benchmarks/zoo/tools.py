@@ -1,7 +1,8 @@
 """The tools the zoo benchmark compares, each an `adapt_fn(their, my, hints=())`.
 
 - `weightbridge`: this repository's `weightbridge.adapt`, first with the hints it is given;
-  when it raises `AmbiguityError`, again with the hints that error proposes, as a user would.
+  when it raises `AmbiguityError`, again with the hints that error proposes, as a user would
+  (and without a hint a later round made unnecessary, where a `HintError` says so).
   The hints it needed are recorded in `hints_needed`, the error the first call raised (the one a
   user meets) in `zero_hint_error`.
 - `weightbridge-0.0.4`: the original release, run in its own environment by `benchmarks.legacy`.
@@ -112,6 +113,12 @@ class WeightbridgeTool(Tool):
                     self.zero_hint_error = f"{type(error).__name__}: {error}"
                 hints.extend(proposed)
                 self.hints_needed.extend(proposed)
+            except weightbridge.HintError as error:
+                # A later round's hints can make an earlier one unnecessary; the error says to remove it.
+                if not error.never_needed or error.hint not in self.hints_needed:
+                    raise
+                hints.remove(error.hint)
+                self.hints_needed.remove(error.hint)
         return weightbridge.adapt(their, my, hints=hints)
 
 
