@@ -1,6 +1,7 @@
 """A fast subset of benchmarks/robustness.py: zoo pairs under the perturbations of issue 11, each with
 the exact outcome expected (a mapping equal to the unperturbed one, or the exact error class)."""
 
+import dataclasses
 from collections import OrderedDict
 
 import numpy as np
@@ -45,3 +46,19 @@ def test_sorted_swin_is_an_ambiguity_not_a_crash():
     case = robustness.sort_their(sides("swin: transformers -> timm"))
     with pytest.raises(weightbridge.AmbiguityError, match=r"^the mapping is not unique: \d+ groups? of weights"):
         weightbridge.match(OrderedDict(case.their), OrderedDict(case.my))
+
+
+@pytest.mark.parametrize("dropped, partnerless", [
+    ("embeddings.cls_token", "cls_token"),  # the mask token (1, 64) must not take the slot of the class token (1, 1, 64)
+    ("layernorm.bias", "norm.bias"),  # nor be squeezed into the final norm's bias (64,)
+])
+def test_a_leftover_token_is_not_reshaped_into_the_slot_of_a_dropped_weight(dropped, partnerless):
+    case = sides("dinov2: transformers -> timm")
+    unperturbed = dict(case.options, ignore_unmatched_inputs=True)
+    expected = mapped_values(dataclasses.replace(case, options=unperturbed))
+    mapping = weightbridge.match(OrderedDict((n, v) for n, v in case.their if n != dropped), OrderedDict(case.my),
+                                 ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert mapping.unmatched_my == (partnerless,)
+    their = OrderedDict((n, v) for n, v in case.their if n != dropped)
+    got = mapping.apply(their, OrderedDict(case.my))
+    assert all(np.array_equal(robustness.to_numpy(got[name]), expected[name]) for name in expected if name != partnerless)

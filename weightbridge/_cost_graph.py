@@ -305,7 +305,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
                 continue
             transform = min(transforms, key=lambda t: t.price)
             values = features(my, i, their, j, token_weight, transform, seen)
-            if transform.price > 0 and not reshape_is_evidenced(values):
+            if transform.price > 0 and not reshape_is_evidenced(values, my.leaf_tokens[i], their.leaf_tokens[j]):
                 continue
             if modules is not None and my.ordered and their.ordered and modules.anchors[modules.my_owner[i]]:
                 slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j])

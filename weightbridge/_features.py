@@ -152,12 +152,16 @@ def features(my, i, their, j, token_weight, transform, seen=None):
     }
 
 
-def reshape_is_evidenced(values):
+def reshape_is_evidenced(values, my_tokens, their_tokens):
     """A reshape (an axis of 1 dropped or added, axes merged or split) joins leaves of one kind (equal leaf
-    names after synonyms), or leaves whose own names and modules both share words. Size alone is no
-    evidence: it would squeeze a leftover tensor (a mask token) into a slot whose own partner is missing.
-    Across the zoo, every reshape of a correct mapping joins leaves of one kind."""
-    return values["leaf_name"] == 0.0 or (values["leaf_name"] < 1.0 and values["module_name"] < 1.0)
+    names after synonyms), or leaves whose modules share words and one of whose names spells all of the
+    other's (`embedding` within `pos_embedding`). Size alone is no evidence, nor a word in common where
+    each name has one the other lacks (`cls_token`, `mask_token`): either would squeeze a leftover tensor
+    into a slot whose own partner is missing. Across the zoo, every reshape of a correct mapping joins
+    leaves of one kind."""
+    if values["leaf_name"] == 0.0:
+        return True
+    return values["module_name"] < 1.0 and bool(my_tokens & their_tokens) and (my_tokens <= their_tokens or their_tokens <= my_tokens)
 
 
 def edge_cost(feature_values):
