@@ -206,47 +206,69 @@ def order_unlike_definition(leaves):
     weights lie apart, or alike modules list theirs differently: a shuffle), "of two weights only";
     None where it is one."""
     names = [leaf.name for leaf in leaves]
-    if names == sorted(names) or names == sorted(names, key=_natural_key):
+    if _is_sorted(names) or _is_sorted(names, key=_natural_key):
         return "alphabetical"
     if len(names) <= 2:
         return "of two weights only"
-    if _modules_together(leaves) < MIN_MODULES_TOGETHER or _modules_alike(leaves) < MIN_MODULES_ALIKE:
+    together, alike = _module_shares(leaves)
+    if together < MIN_MODULES_TOGETHER or alike < MIN_MODULES_ALIKE:
         return "not module by module"
     return None
 
 
+def _is_sorted(items, key=None):
+    """Stops at the first pair out of order (a definition order has one within its first module)."""
+    previous = None
+    for k, item in enumerate(items):
+        current = key(item) if key else item
+        if k and current < previous:
+            return False
+        previous = current
+    return True
+
+
+_NUMBER = re.compile(r"(\d+)")
+
+
 def _natural_key(name):
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in _NUMBER.split(name)]
 
 
-def _modules_together(leaves):
-    """The share of modules holding modules (and two or more weights) whose weights are enumerated one
-    after another. A module's own weights may be listed kind by kind (every weight, then every bias)."""
-    first, last, count, holding = {}, {}, Counter(), set()
-    for k, leaf in enumerate(leaves):
-        for depth in range(1, len(leaf.parts)):
-            module = leaf.parts[:depth]
-            first.setdefault(module, k)
-            last[module] = k
-            count[module] += 1
-        holding.update(leaf.parts[:depth] for depth in range(1, len(leaf.parts) - 1))
-    modules = [module for module in holding if count[module] >= 2]
-    return sum(last[m] - first[m] + 1 == count[m] for m in modules) / len(modules) if modules else 1.0
-
-
-def _modules_alike(leaves):
-    """Among modules whose weights' names another module shares, the share that lists them in the
-    order most of those modules do."""
-    own = {}
+def _module_shares(leaves):
+    """In one pass: the share of modules holding modules whose weights are enumerated one after another
+    (a module that opens again after it closed lies apart; its own weights may be listed kind by kind,
+    every weight and then every bias), and among modules whose weights' names another module shares,
+    the share that lists them in the order most of those modules do."""
+    closed, holding, apart, own = set(), set(), set(), {}
+    previous = ()
     for leaf in leaves:
-        own.setdefault(leaf.parts[:-1], []).append(leaf.parts[-1])
+        module = leaf.parts[:-1]
+        own.setdefault(module, []).append(leaf.parts[-1])
+        if module == previous:
+            continue
+        common = 0
+        for a, b in zip(previous, module):
+            if a != b:
+                break
+            common += 1
+        for depth in range(common + 1, len(previous) + 1):
+            closed.add(previous[:depth])
+        for depth in range(common + 1, len(module) + 1):
+            opened = module[:depth]
+            if opened in closed:
+                apart.add(opened)
+            if depth < len(module):
+                holding.add(opened)
+        previous = module
+    together = 1.0 - len(apart & holding) / len(holding) if holding else 1.0
     orders = {}
     for names in own.values():
         if len(names) >= 2:
             orders.setdefault(frozenset(names), Counter())[tuple(names)] += 1
     classes = [counts for counts in orders.values() if sum(counts.values()) >= 2]
     total = sum(sum(counts.values()) for counts in classes)
-    return sum(max(counts.values()) for counts in classes) / total if total else 1.0
+    alike = sum(max(counts.values()) for counts in classes) / total if total else 1.0
+    return together, alike
 
 
 def split_tied(leaves, other_leaves):
