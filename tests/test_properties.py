@@ -8,6 +8,7 @@ received the wrong tensor, or the right tensor in the wrong axis order, is caugh
 import copy
 
 import numpy as np
+import pytest
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
@@ -302,6 +303,46 @@ def test_identical_names_are_not_overridden_by_a_moved_module():
     except weightbridge.AmbiguityError:
         return
     assert [name for name in shapes if not np.array_equal(result[name], their[name])] == []
+
+
+def _block_shapes(letters, blocks, wide=4):
+    """A stem, `blocks` residual blocks (the last one wider, with a downsample) and a head; `letters`
+    names the two convs and norms of a block ('1', '2' or 'a', 'b')."""
+    first, second = letters
+    shapes = {f"conv{first}.weight": (4, 3, 1, 1), f"norm{first}.weight": (4,), f"norm{first}.bias": (4,)}
+    for b in range(blocks):
+        width, inputs = (8, 4) if b == wide else (4, 4)
+        shapes.update({
+            f"blocks.{b}.conv{first}.weight": (width, inputs, 3, 3), f"blocks.{b}.norm{first}.weight": (width,),
+            f"blocks.{b}.norm{first}.bias": (width,), f"blocks.{b}.conv{second}.weight": (width, width, 3, 3),
+            f"blocks.{b}.norm{second}.weight": (width,), f"blocks.{b}.norm{second}.bias": (width,),
+        })
+        if b == wide:
+            shapes.update({f"blocks.{b}.downsample.conv.weight": (8, 4, 1, 1), f"blocks.{b}.downsample.norm.weight": (8,),
+                           f"blocks.{b}.downsample.norm.bias": (8,)})
+    shapes["head.fc.weight"] = (8, 8)
+    return shapes
+
+
+@pytest.mark.xfail(strict=True, reason="wrong: blocks.4.norm1/norm2 <- norm_b/norm_a, accepted at margin 0.002 where "
+                   "order counts (the tolerance is 0); names favour the truth by 0.024 a norm, displaced order the crossing")
+def test_their_blocks_listed_out_of_number_order_with_lettered_norms_are_mapped_or_refused():
+    """Found by the explore profile: `their` lists blocks 2, 3, 4, 0, 1 and names a block's norms `norm_a`,
+    `norm_b`; the wide block's norms came back crossed, names (weakly for) and order (weakly against)
+    cancelling to a margin of 0.002."""
+    rng = np.random.default_rng(0)
+    my_shapes = _block_shapes("12", 5)
+    their_shapes = {name.replace("conv1", "conv_a").replace("conv2", "conv_b").replace("norm1", "norm_a")
+                    .replace("norm2", "norm_b"): shape for name, shape in my_shapes.items()}
+    listed = sorted(their_shapes, key=lambda name: (2, 3, 4, 0, 1).index(int(name.split(".")[1])) if name.startswith("blocks.")
+                    else (-1 if name.startswith(("conv", "norm")) else 9))
+    their, my = random_tree(rng, their_shapes, listed), random_tree(rng, my_shapes)
+    try:
+        result = weightbridge.adapt(their, my)
+    except weightbridge.AmbiguityError:
+        return
+    partner = dict(zip(my_shapes, their_shapes))
+    assert [name for name in my_shapes if not np.array_equal(result[name], their[partner[name]])] == []
 
 
 def test_batch_statistics_in_their_own_collection_keep_norms_in_order():
