@@ -112,6 +112,17 @@ def test_modules_kept_together_with_their_weights_in_a_different_order_each_are_
     assert order_unlike_definition(_leaves_in(keys)) == "not module by module"
 
 
+def test_a_list_enumerated_against_its_numbers_is_no_definition_order():
+    # Every block kept together and listing its weights alike, but blocks 3 and 4 come first: a list's
+    # items are defined, and so enumerated, by their numbers. Gaps in the numbers (layers without
+    # weights) are no such sign.
+    def keys(numbers):
+        return ["stem.weight"] + [f"blocks.{i}.{m}.{kind}" for i in numbers for m in ("fc1", "fc2") for kind in ("weight", "bias")]
+    assert order_unlike_definition(_leaves_in(keys([3, 4, 0, 1, 2]))) == "a list out of number order"
+    assert order_unlike_definition(_leaves_in(keys([0, 1, 2, 4, 3]))) == "a list out of number order"
+    assert order_unlike_definition(_leaves_in(keys([0, 2, 3, 7, 11]))) is None
+
+
 def test_a_module_listing_its_weights_kind_by_kind_is_still_a_definition_order():
     keys = ["attn.q.weight", "attn.k.weight", "attn.q.bias", "attn.k.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight"]
     assert order_unlike_definition(_leaves_in(keys)) is None

@@ -12,7 +12,7 @@ from ._features import (
     CONFIDENT_MARGIN, FEATURE_WEIGHTS, edge_cost, features, index_distance, my_node, path_units, raw_units, reshape_is_evidenced, suffix_distance, their_node,
 )
 from ._formats import format_permutation, weight_kind
-from ._leaves import is_counter, order_is_informative
+from ._leaves import is_counter, order_is_informative, order_unlike_definition
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
@@ -55,34 +55,42 @@ def _interned(values):
 class Folding:
     """What each leaf of a folded problem stands for, as the unfolded problem sees its first member:
     ``counts``, how many leaves it stands for (only equal counts pair); ``ranks``, its block indices
-    ranked among all leaves; ``positions``, its enumeration position among all leaves; ``ordered``,
-    whether the whole side's enumeration order is evidence."""
+    ranked among all leaves; ``positions``, its enumeration position among all leaves;
+    ``unlike_definition``, why the whole side's enumeration order is no evidence (None where it is);
+    ``member_parents``, the modules of the leaves it stands for, in the order members pair."""
 
     counts: list
     ranks: list
     positions: list
-    ordered: bool
+    unlike_definition: str | None
+    member_parents: list
+
+    @property
+    def ordered(self):
+        return self.unlike_definition is None
 
 
 @dataclasses.dataclass(frozen=True)
 class WholeSide:
     """What all of one side's leaves say of each leaf, computed once however the side is folded: its
-    block indices ranked among all leaves, its enumeration position, and whether the order is evidence."""
+    block indices ranked among all leaves, its enumeration position, and why the order is no evidence
+    (`order_unlike_definition`; None where it is)."""
 
     ranks: list
     positions: list
-    ordered: bool
+    unlike_definition: str | None
 
 
 def whole_side(leaves):
     return WholeSide(normalised_indices(leaves), enumeration_positions(leaves, [_names.leaf_name(leaf.parts) for leaf in leaves]),
-                     order_is_informative(leaves))
+                     order_unlike_definition(leaves))
 
 
-def folding(whole, firsts, counts):
-    """The Folding of the leaves at positions `firsts` of a side (`whole`: its WholeSide), each standing
-    for `counts` leaves."""
-    return Folding(list(counts), [whole.ranks[k] for k in firsts], [whole.positions[k] for k in firsts], whole.ordered)
+def folding(whole, leaves, templates):
+    """The Folding of a side's `templates` (`leaves`: the whole side, `whole`: its WholeSide)."""
+    firsts = [t.members[0] for t in templates]
+    return Folding([t.count for t in templates], [whole.ranks[k] for k in firsts], [whole.positions[k] for k in firsts],
+                   whole.unlike_definition, [tuple(leaves[k].parts[:-1] for k in t.members) for t in templates])
 
 
 def enumeration_positions(leaves, kinds):
@@ -349,15 +357,20 @@ def nearest_evidence(evidence, parts):
             yield seen
 
 
-def add_structure(graph, my_leaves, their_leaves, assignment):
+def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, their_folding=None):
     """Sets the features that need a first solution, from its confident pairs (margin >= CONFIDENT_MARGIN):
     ``structure``, a candidate costs more when the confident partners of its module's other weights
     sit in other modules than the candidate, on either side (schema matching's structural context,
     cf. Cupid and Similarity Flooding); ``layout_consistency``, a candidate costs more when no layout it fits
     agrees with the layouts that untied weights of its kind around it prove (for a fused group too,
-    whose cost counts every member). Returns whether any edge changed."""
+    whose cost counts every member). On a folded problem every member pair of two paired templates says
+    where its module's partner sits: a block that templates leave leaf by leaf still sees its siblings'
+    partners. Returns whether any edge changed."""
     def parent(leaf):
         return leaf.parts[:-1]
+
+    def member_parents(leaves, side_folding, k):
+        return side_folding.member_parents[k] if side_folding else (parent(leaves[k]),)
 
     one_to_one = [(m, t) for m, t in assignment.pairs.items() if not (is_group(m) or is_group(t))]
     confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
@@ -365,10 +378,10 @@ def add_structure(graph, my_leaves, their_leaves, assignment):
     # own pairing can be left out: only its module's other weights speak for or against a candidate.
     partner_parents, their_partner_parents, own = defaultdict(Counter), defaultdict(Counter), {}
     for m, t in confident:
-        my_parent, their_parent = parent(my_leaves[m[1]]), parent(their_leaves[t[1]])
-        partner_parents[my_parent][their_parent] += 1
-        their_partner_parents[their_parent][my_parent] += 1
-        own[m], own[t] = their_parent, my_parent
+        for my_parent, their_parent in zip(member_parents(my_leaves, my_folding, m[1]), member_parents(their_leaves, their_folding, t[1])):
+            partner_parents[my_parent][their_parent] += 1
+            their_partner_parents[their_parent][my_parent] += 1
+        own[m], own[t] = parent(their_leaves[t[1]]), parent(my_leaves[m[1]])
 
     def others(counts, node):
         return {where for where, count in counts.items() if count - (own.get(node) == where) > 0}

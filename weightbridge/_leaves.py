@@ -210,9 +210,11 @@ def order_unlike_definition(leaves):
         return "alphabetical"
     if len(names) <= 2:
         return "of two weights only"
-    together, alike = _module_shares(leaves)
+    together, alike, lists_in_order = _module_shares(leaves)
     if together < MIN_MODULES_TOGETHER or alike < MIN_MODULES_ALIKE:
         return "not module by module"
+    if not lists_in_order:
+        return "a list out of number order"
     return None
 
 
@@ -238,8 +240,10 @@ def _module_shares(leaves):
     """In one pass: the share of modules holding modules whose weights are enumerated one after another
     (a module that opens again after it closed lies apart; its own weights may be listed kind by kind,
     every weight and then every bias), and among modules whose weights' names another module shares,
-    the share that lists them in the order most of those modules do."""
-    closed, holding, apart, own = set(), set(), set(), {}
+    the share that lists them in the order most of those modules do; and whether every list opens its
+    numbered items in the order of their numbers."""
+    closed, holding, apart, own, last_item = set(), set(), set(), {}, {}
+    lists_in_order = True
     previous = ()
     for leaf in leaves:
         module = leaf.parts[:-1]
@@ -257,6 +261,10 @@ def _module_shares(leaves):
             opened = module[:depth]
             if opened in closed:
                 apart.add(opened)
+            elif opened[-1].isdigit():
+                number = int(opened[-1])
+                lists_in_order = lists_in_order and number > last_item.get(opened[:-1], -1)
+                last_item[opened[:-1]] = number
             if depth < len(module):
                 holding.add(opened)
         previous = module
@@ -268,7 +276,7 @@ def _module_shares(leaves):
     classes = [counts for counts in orders.values() if sum(counts.values()) >= 2]
     total = sum(sum(counts.values()) for counts in classes)
     alike = sum(max(counts.values()) for counts in classes) / total if total else 1.0
-    return together, alike
+    return together, alike, lists_in_order
 
 
 def split_tied(leaves, other_leaves):

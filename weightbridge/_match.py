@@ -132,7 +132,7 @@ def solve_with_structure(problem, hints=None):
     assignment = solve(problem, graph)
     if drop_order_against_names(graph, problem.my_leaves, assignment):
         assignment = solve(problem, graph)
-    if add_structure(graph, problem.my_leaves, problem.their_leaves, assignment):
+    if add_structure(graph, problem.my_leaves, problem.their_leaves, assignment, *problem.folding):
         assignment = solve(problem, graph)
     return graph, assignment
 
@@ -150,6 +150,11 @@ def solve(problem, graph):
 
 def tolerance_of(graph):
     return TOLERANCE if graph.graph["ordered"] else TOLERANCE_WITHOUT_ORDER
+
+
+def _unlike_definition(leaves, folding):
+    """Why a side's enumeration order is no evidence: of the whole side where `leaves` stand for it folded."""
+    return folding.unlike_definition if folding else order_unlike_definition(leaves)
 
 
 def _tie_tolerance(graph, assignment):
@@ -320,8 +325,8 @@ def fold_problem(problem):
             my_leaves=representatives(problem.my_leaves, my_templates),
             their_leaves=representatives(problem.their_leaves, their_templates),
             folding=(
-                folding(whole["my"], [t.members[0] for t in my_templates], [t.count for t in my_templates]),
-                folding(whole["their"], [t.members[0] for t in their_templates], [t.count for t in their_templates]),
+                folding(whole["my"], problem.my_leaves, my_templates),
+                folding(whole["their"], problem.their_leaves, their_templates),
             ),
             modules=None if problem.modules is None else problem.modules.of_representatives(
                 [t.members[0] for t in my_templates], [t.members[0] for t in their_templates]),
@@ -437,7 +442,8 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     elif assignment.alternatives:
         error = ambiguity_error(
             graph, assignment, pairing, problem.my_leaves, problem.their_leaves,
-            order_unlike_definition(problem.my_leaves), order_unlike_definition(problem.their_leaves), _tie_tolerance(graph, assignment),
+            _unlike_definition(problem.my_leaves, problem.folding[0]), _unlike_definition(problem.their_leaves, problem.folding[1]),
+            _tie_tolerance(graph, assignment),
             settle=lambda hints: _settling_hints(problem, hints),
         )
     else:
