@@ -45,6 +45,42 @@ def test_equal_blocks_pair_by_their_indices_in_any_key_order():
     assert [pair for pair in pairs if pair[0].count(".") == 1] == [("layers.0", "h.0"), ("layers.1", "h.1"), ("layers.2", "h.2")]
 
 
+def test_a_block_missing_a_weight_pairs_at_its_index_in_lists_whose_other_items_paired():
+    # Block 1 of stage 1 lost its second norm's scale: its bag, and its stage's, differ from my side's.
+    # The other stages and blocks pair by their bags at equal indices; what is left at index 1 on each
+    # side pairs there, so the block's leaves stay inside it. Each pair is found once.
+    def block(prefix, width, scale=True):
+        shapes = {f"{prefix}.norm1.weight": (width,), f"{prefix}.norm1.bias": (width,), f"{prefix}.fc.weight": (width, width)}
+        shapes.update({f"{prefix}.norm2.weight": (width,)} if scale else {})
+        shapes[f"{prefix}.norm2.bias"] = (width,)
+        return shapes
+
+    def model(prefix, missing=None):
+        shapes = {}
+        for stage, width in enumerate((4, 8)):
+            for b in range(3):
+                shapes.update(block(f"{prefix}{stage}.blocks.{b}", width, scale=(stage, b) != missing))
+        return zeros(shapes)
+
+    pairs = module_pairs(model("encoder.stages.", missing=(1, 1)), model("layers."))
+    assert len(pairs) == len(set(pairs))
+    assert [p for p in pairs if p[0].startswith("layers.1.blocks.") and p[0].count(".") == 3] == [
+        ("layers.1.blocks.0", "encoder.stages.1.blocks.0"), ("layers.1.blocks.1", "encoder.stages.1.blocks.1"),
+        ("layers.1.blocks.2", "encoder.stages.1.blocks.2"),
+    ]
+
+
+def test_items_left_at_one_index_of_lists_numbered_apart_do_not_pair():
+    # The same, but one side counts its blocks from 1: no item paired at an equal index, so the one
+    # left over is no evidence of where it sits.
+    def block(prefix, scale=True):
+        return {f"{prefix}.norm.weight": (4,), **({f"{prefix}.fc.weight": (4, 4)} if scale else {}), f"{prefix}.norm.bias": (4,)}
+
+    mine = zeros({name: shape for b in range(3) for name, shape in block(f"blocks.{b}").items()})
+    theirs = zeros({name: shape for b in range(3) for name, shape in block(f"layers.{b + 1}", scale=b != 1).items()})
+    assert ("blocks.1", "layers.2") not in module_pairs(theirs, mine)
+
+
 def test_keras_numbers_a_repeated_name_from_the_second_on():
     their = zeros({"block.layer.0.layer_norm.weight": (8,), "block.layer.1.layer_norm.weight": (8,), "block.x.weight": (3, 8)})
     my = zeros({"layer/t5_layer_norm/weight": (8,), "layer/t5_layer_norm_1/weight": (8,), "layer/x/kernel": (8, 3)})

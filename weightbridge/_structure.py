@@ -215,18 +215,61 @@ def _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
             claimed_my.add(m)
             claimed_their.add(t)
         found.extend(chosen)
+    for m, t in _left_at_one_index(my_tree, their_tree, mine, theirs, found, claimed_my, claimed_their, my_top, their_top):
+        if not hints or _hints_agree(my_tree, m, their_tree, t, hints):
+            claimed_my.add(m)
+            claimed_their.add(t)
+            found.append((m, t))
     return found
+
+
+def _left_at_one_index(my_tree, their_tree, mine, theirs, found, claimed_my, claimed_their, my_top, their_top):
+    """The items left at one index of two lists whose other items paired at equal indices: a weight missing
+    from one side (or one more) changes the bag of its block, of the block's stage and so on up, but not
+    where the block sits. Outermost first; an item pairs only where it is the one left at its index on
+    each side and lies in no module paired already."""
+    lists = {(m[:-1], t[:-1]) for m, t in found if m[-1].isdigit() and t[-1].isdigit() and int(m[-1]) == int(t[-1])}
+    if not lists:
+        return []
+
+    def left(tree, nodes, claimed, top):
+        by_place = defaultdict(list)
+        for node in nodes:
+            if node[-1].isdigit() and node not in claimed:
+                by_place[node[:-1], int(node[-1])].append(node)
+        return by_place
+
+    my_left, their_left = left(my_tree, mine, claimed_my, my_top), left(their_tree, theirs, claimed_their, their_top)
+    candidates = sorted(
+        ((my_list + (str(index),), their_nodes[0]) for (my_list, index), my_nodes in my_left.items() if len(my_nodes) == 1
+         for their_list in {t for m, t in lists if m == my_list}
+         for their_nodes in [their_left.get((their_list, index), [])] if len(their_nodes) == 1),
+        key=lambda pair: len(pair[0]),
+    )
+    chosen, paired_my, paired_their = [], set(claimed_my), set(claimed_their)
+    for m, t in candidates:
+        if m in paired_my or t in paired_their or my_tree.inside(m, paired_my, my_top) or their_tree.inside(t, paired_their, their_top):
+            continue
+        chosen.append((m, t))
+        paired_my.add(m)
+        paired_their.add(t)
+    return chosen
 
 
 def match_modules(my_leaves, their_leaves, hints=()):
     """The matched modules of both sides and the pair that owns each leaf (see the module docstring)."""
     my_tree, their_tree = _Tree(my_leaves), _Tree(their_leaves)
     pairs, inside = [((), ())], [[]]
+    paired_my, paired_their = set(), set()
     pending = [0]
     while pending:
         k = pending.pop()
         my_top, their_top = pairs[k]
         for pair in _pairs_inside(my_tree, their_tree, my_top, their_top, hints):
+            if pair[0] in paired_my or pair[1] in paired_their:
+                continue  # paired further out already (a module paired by its index after modules inside it)
+            paired_my.add(pair[0])
+            paired_their.add(pair[1])
             pending.append(len(pairs))
             inside[k].append(len(pairs))
             pairs.append(pair)
