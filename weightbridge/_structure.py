@@ -232,16 +232,16 @@ def _left_at_one_index(my_tree, their_tree, mine, theirs, found, claimed_my, cla
     if not lists:
         return []
 
-    def left(tree, nodes, claimed, top):
+    def left(nodes, claimed):
         by_place = defaultdict(list)
         for node in nodes:
             if node[-1].isdigit() and node not in claimed:
                 by_place[node[:-1], int(node[-1])].append(node)
         return by_place
 
-    my_left, their_left = left(my_tree, mine, claimed_my, my_top), left(their_tree, theirs, claimed_their, their_top)
+    my_left, their_left = left(mine, claimed_my), left(theirs, claimed_their)
     candidates = sorted(
-        ((my_list + (str(index),), their_nodes[0]) for (my_list, index), my_nodes in my_left.items() if len(my_nodes) == 1
+        ((my_nodes[0], their_nodes[0]) for (my_list, index), my_nodes in my_left.items() if len(my_nodes) == 1
          for their_list in {t for m, t in lists if m == my_list}
          for their_nodes in [their_left.get((their_list, index), [])] if len(their_nodes) == 1),
         key=lambda pair: len(pair[0]),
