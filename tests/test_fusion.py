@@ -283,6 +283,34 @@ def test_iter_apply_streams_the_pieces_of_a_split():
         np.testing.assert_array_equal(streamed[f"encoder.layer.0.attention.self.{name}.bias"], their["blocks.0.attn.qkv.bias"][part * D:(part + 1) * D])
 
 
+def projections_apart(layers=3):
+    """q, k, v and an output projection o, each a module of its own beside them, as transformers' DINOv2."""
+    shapes = {}
+    for l in range(layers):
+        for name in "qkvo":
+            shapes[f"encoder.layer.{l}.attention.{name}_proj.weight"] = (D, D)
+            shapes[f"encoder.layer.{l}.attention.{name}_proj.bias"] = (D,)
+        shapes[f"encoder.layer.{l}.mlp.fc1.weight"] = (4 * D, D)
+    return shapes
+
+
+@pytest.mark.parametrize("layers", [3, 8])
+@pytest.mark.parametrize("piece", ["q", "k", "v"])
+def test_a_fused_group_takes_no_member_whose_module_pairs_elsewhere(piece, layers):
+    # One weight of block 1's q, k, v missing: qkv.weight has no partner (templates fold the other blocks
+    # and leave block 1 leaf by leaf). o_proj.weight has the size of
+    # the missing piece, but its bias pairs with proj.bias: o_proj is the output projection, never a piece
+    # of qkv (a group that took it would leave proj.weight without a partner and load garbage).
+    dropped = f"encoder.layer.1.attention.{piece}_proj.weight"
+    their = {name: value for name, value in random_tree(projections_apart(layers)).items() if name != dropped}
+    mapping = weightbridge.match(their, zeros_tree(timm_like(layers)), ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert mapping.unmatched_my == ("blocks.1.attn.qkv.weight",)
+    assert mapping.unmatched_their == tuple(f"encoder.layer.1.attention.{name}_proj.weight" for name in "qkv" if name != piece)
+    assert mapping["blocks.1.attn.proj.weight"].their == ("encoder.layer.1.attention.o_proj.weight",)
+    assert mapping["blocks.1.attn.qkv.bias"].their == tuple(f"encoder.layer.1.attention.{name}_proj.bias" for name in "qkv")
+    assert mapping["blocks.0.attn.qkv.weight"].their == tuple(f"encoder.layer.0.attention.{name}_proj.weight" for name in "qkv")
+
+
 def test_a_checkpoint_without_fused_weights_gets_no_groups():
     their = random_tree(bert_like())
     graph = weightbridge.cost_graph(their, zeros_tree(bert_like()))

@@ -389,10 +389,13 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     # Any untied pair may prove a layout: a wrong partner of the same kind would prove the same one.
     untied = [(m, t) for m, t in one_to_one if assignment.margins[m] > 0]
     evidence = layout_evidence(untied, graph, my_leaves, their_leaves)
-    changed = False
+    changed, incoherent = False, []
     for u, v, data in graph.edges(data=True):
         if "group" in data:
             group = data["group"]
+            if _splits_a_module(group, my_leaves, their_leaves, (my_folding, their_folding), (partner_parents, their_partner_parents)):
+                incoherent.append((u, v))
+                continue
             my_leaf = my_leaves[group.partner if group.side == "their" else group.members[0]]
             their_shape = their_leaves[group.members[0] if group.side == "their" else group.partner].shape
             values, scale = {"structure": 0.0, "layout_consistency": 0.0}, len(group.members)
@@ -413,7 +416,36 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
             data.update(values)
             data["cost"] = scale * edge_cost({name: data[name] for name in FEATURE_WEIGHTS})
             changed = True
-    return changed
+    graph.remove_edges_from(incoherent)
+    return changed or bool(incoherent)
+
+
+def _related(a, b):
+    """Whether one module holds the other (or they are one)."""
+    return a[:len(b)] == b or b[:len(a)] == a
+
+
+def _splits_a_module(group, my_leaves, their_leaves, foldings, partners):
+    """Whether a fused group takes a member whose module's other weights confidently pair into a module
+    that neither holds nor sits inside the group's partner: a projection whose bias pairs with the output
+    projection is no piece of ``qkv``. Such a group is no candidate, however cheap (a group beats leaving
+    leaves without a partner)."""
+    my_folding, their_folding = foldings
+    if group.side == "their":
+        member_side, member_folding, partner_side, partner_folding, where = their_leaves, their_folding, my_leaves, my_folding, partners[1]
+    else:
+        member_side, member_folding, partner_side, partner_folding, where = my_leaves, my_folding, their_leaves, their_folding, partners[0]
+
+    def parents(leaves, side_folding, k):
+        return side_folding.member_parents[k] if side_folding else (leaves[k].parts[:-1],)
+
+    partner_parents = parents(partner_side, partner_folding, group.partner)
+    for member in group.members:
+        for member_parent, partner_parent in zip(parents(member_side, member_folding, member), partner_parents):
+            known = where.get(member_parent)
+            if known and not any(_related(module, partner_parent) for module in known):
+                return True
+    return False
 
 
 # Decisions that names and indices alone make are ties up to this (the tolerance without order).
