@@ -80,3 +80,29 @@ def test_a_block_missing_a_projection_leaves_the_output_projection_with_its_part
                                        "encoder.layer.1.attention.v_proj.weight")
     got = mapping.apply(their, OrderedDict(case.my))
     assert [pair.my for pair in mapping.pairs if not np.array_equal(robustness.to_numpy(got[pair.my]), expected[pair.my])] == []
+
+
+@pytest.mark.parametrize("kind", ["weight", "running_mean", "running_var"])
+def test_a_norm_missing_a_weight_does_not_take_it_from_the_neighbouring_norm(kind):
+    # Their second norm of a bottleneck lost one weight; the first norm has the same width. Order, shifted
+    # by the missing weight, gave my second norm's weight of that kind to the first norm's, whose other
+    # weights pair with my first norm: a pair that splits a module on both sides is no pair.
+    case = sides("resnet50: transformers -> timm")
+    expected = mapped_values(dataclasses.replace(case, options=dict(case.options, ignore_unmatched_inputs=True)))
+    dropped = f"resnet.encoder.stages.2.layers.0.layer.1.normalization.{kind}"
+    their = OrderedDict((n, v) for n, v in case.their if n != dropped)
+    mapping = weightbridge.match(their, OrderedDict(case.my), ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert mapping.unmatched_my == (f"layer3.0.bn2.{kind}",)
+    assert mapping.unmatched_their == ()
+    got = mapping.apply(their, OrderedDict(case.my))
+    assert [pair.my for pair in mapping.pairs if not np.array_equal(robustness.to_numpy(got[pair.my]), expected[pair.my])] == []
+
+
+def test_a_tie_of_two_norms_stays_a_tie_when_my_last_block_is_missing():
+    # Shuffled keys and my last block dropped: names do not tell norm1/norm2 from layernorm_before/after,
+    # and the solver's pick among the tied pairings split each norm. A tie's pick is no evidence of where
+    # a module went: removing the split pairs it proposed would have made the other split a sure answer.
+    case = robustness.near_miss_my(robustness.shuffle_their(sides("swin: transformers -> timm")))
+    with pytest.raises(weightbridge.AmbiguityError, match=r"^the mapping is not unique: 2 groups of weights") as error:
+        weightbridge.match(OrderedDict(case.their), OrderedDict(case.my), ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert "layers.0.blocks.0.norm1.weight (32,)" in str(error.value)

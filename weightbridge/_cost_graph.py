@@ -325,6 +325,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             )
     graph.graph["ordered"] = my.ordered and their.ordered
     graph.graph["node_tolerance"] = {}
+    graph.graph["hints"] = tuple(hint for hint in hints if not order_is_hinted(hint))
     if my.ordered and their.ordered and modules is not None:
         _drop_displaced_order(graph, modules, my, their)
     if my.ordered and their.ordered:
@@ -369,9 +370,7 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     def parent(leaf):
         return leaf.parts[:-1]
 
-    def member_parents(leaves, side_folding, k):
-        return side_folding.member_parents[k] if side_folding else (parent(leaves[k]),)
-
+    member_parents = _member_parents
     one_to_one = [(m, t) for m, t in assignment.pairs.items() if not (is_group(m) or is_group(t))]
     confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
     # For each module, where the confident partners of its weights sit, counted, so that a weight's
@@ -420,6 +419,49 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     return changed or bool(incoherent)
 
 
+def _member_parents(leaves, side_folding, k):
+    """The module of leaf `k`, or on a folded side the module of each leaf its template stands for."""
+    return side_folding.member_parents[k] if side_folding else (leaves[k].parts[:-1],)
+
+
+def drop_split_modules(graph, my_leaves, their_leaves, assignment, my_folding=None, their_folding=None):
+    """Removes every chosen one-to-one pair that splits a module on both sides: the other weights of its
+    `my` module all pair into modules unrelated to its `their` one, and the other weights of its `their`
+    module all pair into modules unrelated to its `my` one (a norm's running mean taken by the neighbouring
+    norm because a missing weight shifted the order, while its scale and bias pair at home). However
+    cheap such a pair, the solution itself says where both modules went; the leaf is left to its own
+    module's partner, or without one. Only decided pairs count and go: a tie's arbitrary pick proves
+    nothing, and removing its edges would turn the tie into a confident answer. A pair a hint names neither
+    goes nor counts: hints are the user's word, and a module they split is split on purpose. Returns
+    whether any edge was removed."""
+    tied = set(assignment.alternatives) | {node for changed in assignment.alternatives.values() for node in changed}
+    hints = graph.graph.get("hints", ())
+
+    def hinted(m, t):
+        their_names = (their_leaves[t[1]].name,) + their_leaves[t[1]].aliases
+        return any(a in my_leaves[m[1]].name or any(b in n for n in their_names) for a, b in hints)
+
+    pairs = [(m, t) for m, t in assignment.pairs.items()
+             if not (is_group(m) or is_group(t) or m in tied) and not hinted(m, t)]
+    instances = {(m, t): list(zip(_member_parents(my_leaves, my_folding, m[1]), _member_parents(their_leaves, their_folding, t[1])))
+                 for m, t in pairs}
+    partner_parents, their_partner_parents = defaultdict(Counter), defaultdict(Counter)
+    for places in instances.values():
+        for my_parent, their_parent in places:
+            partner_parents[my_parent][their_parent] += 1
+            their_partner_parents[their_parent][my_parent] += 1
+
+    def elsewhere(counts, own, where):
+        others = [module for module, count in counts.items() if count - (module == own) > 0]
+        return bool(others) and not any(_related(module, where) for module in others)
+
+    split = [(m, t) for (m, t), places in instances.items()
+             if any(elsewhere(partner_parents[my_parent], their_parent, their_parent)
+                    and elsewhere(their_partner_parents[their_parent], my_parent, my_parent) for my_parent, their_parent in places)]
+    graph.remove_edges_from(split)
+    return bool(split)
+
+
 def _related(a, b):
     """Whether one module holds the other (or they are one)."""
     return a[:len(b)] == b or b[:len(a)] == a
@@ -435,13 +477,9 @@ def _splits_a_module(group, my_leaves, their_leaves, foldings, partners):
         member_side, member_folding, partner_side, partner_folding, where = their_leaves, their_folding, my_leaves, my_folding, partners[1]
     else:
         member_side, member_folding, partner_side, partner_folding, where = my_leaves, my_folding, their_leaves, their_folding, partners[0]
-
-    def parents(leaves, side_folding, k):
-        return side_folding.member_parents[k] if side_folding else (leaves[k].parts[:-1],)
-
-    partner_parents = parents(partner_side, partner_folding, group.partner)
+    partner_parents = _member_parents(partner_side, partner_folding, group.partner)
     for member in group.members:
-        for member_parent, partner_parent in zip(parents(member_side, member_folding, member), partner_parents):
+        for member_parent, partner_parent in zip(_member_parents(member_side, member_folding, member), partner_parents):
             known = where.get(member_parent)
             if known and not any(_related(module, partner_parent) for module in known):
                 return True

@@ -7,7 +7,7 @@ from solver import SolveLimitError, solve_assignment
 from . import _names
 from ._ambiguity import ambiguity_error, layout_ambiguity_error, proposed_pairing, tied_my_names
 from ._cost_graph import (
-    add_structure, build_cost_graph, drop_order_against_names, folding, index_agreement, layout_evidence, my_node,
+    add_structure, build_cost_graph, drop_order_against_names, drop_split_modules, folding, index_agreement, layout_evidence, my_node,
     nearest_evidence, their_node, whole_side,
 )
 from ._errors import AmbiguityError, DtypeError, HintError, ProblemTooLargeError, ShapeError, UnmatchedError, WeightbridgeError
@@ -133,6 +133,8 @@ def solve_with_structure(problem, hints=None):
     if drop_order_against_names(graph, problem.my_leaves, assignment):
         assignment = solve(problem, graph)
     if add_structure(graph, problem.my_leaves, problem.their_leaves, assignment, *problem.folding):
+        assignment = solve(problem, graph)
+    if drop_split_modules(graph, problem.my_leaves, problem.their_leaves, assignment, *problem.folding):
         assignment = solve(problem, graph)
     return graph, assignment
 
