@@ -98,6 +98,39 @@ def test_a_norm_missing_a_weight_does_not_take_it_from_the_neighbouring_norm(kin
     assert [pair.my for pair in mapping.pairs if not np.array_equal(robustness.to_numpy(got[pair.my]), expected[pair.my])] == []
 
 
+def llama_like(layers, fused, hidden=8):
+    """Decoder blocks named as transformers' Llama (q, k, v, gate and up apart) or Phi-3 (qkv_proj, gate_up_proj)."""
+    shapes = {"embed_tokens.weight": (32, hidden)}
+    for l in range(layers):
+        p = f"layers.{l}."
+        if fused:
+            shapes[p + "self_attn.qkv_proj.weight"] = (3 * hidden, hidden)
+        else:
+            shapes.update({p + f"self_attn.{n}_proj.weight": (hidden, hidden) for n in "qkv"})
+        shapes[p + "self_attn.o_proj.weight"] = (hidden, hidden)
+        if fused:
+            shapes[p + "mlp.gate_up_proj.weight"] = (4 * hidden, hidden)
+        else:
+            shapes.update({p + f"mlp.{n}_proj.weight": (2 * hidden, hidden) for n in ("gate", "up")})
+        shapes[p + "mlp.down_proj.weight"] = (hidden, 2 * hidden)
+        shapes[p + "input_layernorm.weight"] = (hidden,)
+        shapes[p + "post_attention_layernorm.weight"] = (hidden,)
+    shapes["norm.weight"] = (hidden,)
+    return {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
+
+
+def test_the_one_block_of_a_near_miss_keeps_its_norms():
+    # Their model has one block, mine two. `layers.0` of a list of one is `layers.0` of a list of two:
+    # before, the index of a one-item list said nothing, and order gave block 1's norms the only block's.
+    mapping = weightbridge.match(llama_like(1, fused=True), llama_like(2, fused=False),
+                                 ignore_unmatched_inputs=True, ignore_unmatched_outputs=True)
+    assert mapping.unmatched_my == tuple(name for name in llama_like(2, fused=False) if name.startswith("layers.1."))
+    assert {pair.my: pair.their for pair in mapping.pairs if "norm" in pair.my} == {
+        "layers.0.input_layernorm.weight": ("layers.0.input_layernorm.weight",),
+        "layers.0.post_attention_layernorm.weight": ("layers.0.post_attention_layernorm.weight",),
+        "norm.weight": ("norm.weight",)}
+
+
 def test_a_tie_of_two_norms_stays_a_tie_when_my_last_block_is_missing():
     # Shuffled keys and my last block dropped: names do not tell norm1/norm2 from layernorm_before/after,
     # and the solver's pick among the tied pairings split each norm. A tie's pick is no evidence of where

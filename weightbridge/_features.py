@@ -57,6 +57,11 @@ def path_units(parts, ranks):
                 rank = next(rank_iter, None)
                 if rank is not None:
                     unit.append((int(token),) + rank)
+                elif part.isdigit():
+                    # The index of a list of one item says where it sits by its value alone: `layers.0`
+                    # of one block is `layers.0` of two, not `layers.1` (a number inside a word without
+                    # siblings, `norm1` alone, tells nothing and is left out).
+                    unit.append((int(token), None, None))
             else:
                 unit.append(_names.canonical_module_token(token))
         if not unit:
