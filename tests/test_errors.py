@@ -34,6 +34,26 @@ def test_ambiguity_shows_the_tied_weights_the_missing_evidence_and_the_hint():
     assert error.value.groups == ((("block6/expand/w", "block6/reduce/w"), ("backbone.layer3.5.conv1.weight", "backbone.layer3.5.conv3.weight")),)
 
 
+def test_a_tie_of_two_norms_proposes_one_hint_for_the_whole_module():
+    # Nothing tells norm1 from ln_after: weight and bias of each norm go together, and one hint for
+    # the module settles both norms of every block (before: one hint for a bias, `norm2.bias`).
+    their = {f"enc.layer.{i}.{n}.{k}": np.ones(4) for i in range(2) for n in ("ln_after", "ln_before") for k in ("bias", "weight")}
+    their.update({f"enc.layer.{i}.fc.weight": np.ones((4, 4)) for i in range(2)})
+    my = {f"blocks.{i}.{n}.{k}": np.zeros(4) for i in range(2) for n in ("norm1", "norm2") for k in ("bias", "weight")}
+    my.update({f"blocks.{i}.fc.weight": np.zeros((4, 4)) for i in range(2)})
+    with pytest.raises(weightbridge.AmbiguityError) as error:
+        weightbridge.match(dict(sorted(their.items())), dict(sorted(my.items())))
+    assert error.value.hints == [("norm1", "after")]
+    rows = [line.split() for line in str(error.value).splitlines() if line.startswith("    blocks.0.")]
+    assert [(row[0], row[6]) for row in rows] == [
+        ("blocks.0.norm1.bias", "enc.layer.0.ln_after.bias"), ("blocks.0.norm1.weight", "enc.layer.0.ln_after.weight"),
+        ("blocks.0.norm2.bias", "enc.layer.0.ln_before.bias"), ("blocks.0.norm2.weight", "enc.layer.0.ln_before.weight")]
+    mapping = weightbridge.match(their, my, hints=error.value.hints)
+    assert {pair.my: pair.their for pair in mapping.pairs if "norm" in pair.my} == {
+        name: (name.replace("blocks", "enc.layer").replace("norm1", "ln_after").replace("norm2", "ln_before"),)
+        for name in my if "norm" in name}
+
+
 def test_an_ambiguity_carries_the_mapping_its_rows_propose_with_the_tied_weights_marked():
     their, my = ambiguous_pair()
     with pytest.raises(weightbridge.AmbiguityError) as error:

@@ -451,6 +451,31 @@ def test_proposed_hints_do_not_leave_weights_unmatched():
     hints_hold(mapping, hints)
 
 
+def test_proposed_hints_keep_each_module_whole():
+    """A block of two convolutions and two batch norms, their names lettered and sorted: nothing tells
+    conv_a from conv_b. The proposal keeps each module whole (before, it paired `conv1.bias` with
+    `conv_b.bias` and `conv1.weight` with `conv_a.weight`, and passing its hints left a weight without a
+    partner), names modules, not weights, and its hints give the mapping its rows show."""
+    rng = np.random.default_rng(0)
+    their_shapes, my_shapes = {}, {}
+    for prefix, count in (("", 1), ("blocks.0.", 2)):
+        for letter, number in list(zip("ab", "12"))[:count]:
+            their_shapes.update({f"{prefix}conv_{letter}.weight": (4, 3 if not prefix else 4, 1, 1), f"{prefix}conv_{letter}.bias": (4,),
+                                 f"{prefix}norm_{letter}.weight": (1, 1, 1, 4), f"{prefix}norm_{letter}.bias": (4,),
+                                 f"{prefix}norm_{letter}.running_mean": (4,), f"{prefix}norm_{letter}.running_var": (4,)})
+            my_shapes.update({f"{prefix}conv{number}.weight": (4, 3 if not prefix else 4, 1, 1), f"{prefix}conv{number}.bias": (4,),
+                              f"{prefix}norm{number}.weight": (4,), f"{prefix}norm{number}.bias": (4,),
+                              f"{prefix}norm{number}.running_mean": (4,), f"{prefix}norm{number}.running_var": (4,)})
+    their, my = random_tree(rng, dict(sorted(their_shapes.items()))), random_tree(rng, my_shapes)
+    with pytest.raises(weightbridge.AmbiguityError) as error:
+        weightbridge.match(their, my)
+    assert error.value.hints == [("conv1", "conv_a"), ("norm2", "norm_b")]
+    mapping = weightbridge.match(their, my, hints=error.value.hints)
+    assert {pair.my: pair.their for pair in mapping.pairs} == {
+        name: (name.replace("conv1", "conv_a").replace("conv2", "conv_b").replace("norm1", "norm_a").replace("norm2", "norm_b"),)
+        for name in my}
+
+
 @settings(max_examples=60, deadline=None)
 @given(fused_cases())
 def test_fused_and_split_weights_map_exactly_or_raise_ambiguity(case):

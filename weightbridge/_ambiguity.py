@@ -1,5 +1,8 @@
 """Ambiguity reports: tied weights side by side, the evidence that was missing, and the hint that settles it."""
 
+import itertools
+import re
+
 import networkx as nx
 
 from ._features import FEATURE_WEIGHTS, UNMATCHED_COST
@@ -7,6 +10,9 @@ from ._errors import AmbiguityError
 from ._names import natural_key, shortest_distinguishing
 
 MAX_GROUPS_SHOWN = 8
+# A tie spread over more modules than this is not re-paired module by module (their permutations grow
+# as a factorial); its pairings are the solver's own.
+MAX_MODULES_PERMUTED = 4
 
 _MISSING = {
     "leaf_name": "the parameter names (weight, bias, ...) are alike",
@@ -56,25 +62,145 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
     together), and how many group members got one."""
     mine, theirs = group
     hints, pinned = [], 0
+    covered = set()
+    for my_module, their_module, nodes in _whole_modules(group, pairs, my_leaves, their_leaves):
+        if len(nodes) < 2:
+            continue  # one weight of a module: its own name says as much
+        if pinned + len(nodes) == len(mine) and pinned:
+            break  # the other modules pinned, the last one has its partner left
+        chosen = _first_consistent(
+            graph, pairs, my_leaves, their_leaves,
+            _distinguishing(my_module, [_module_name(my_leaves[n[1]]) for n in mine]),
+            _distinguishing(their_module, [_module_name(their_leaves[n[1]]) for n in theirs]))
+        # A module told apart only by its block number is left to its weights' own names, which may hold
+        # for every block alike (`a.weight` where the module is `layer.0.a`).
+        if chosen is not None and not any(part.isdigit() for text in chosen for part in re.split(r"[./]", text)):
+            covered.update(nodes)
+            pinned += len(nodes)
+            if chosen not in hints:
+                hints.append(chosen)
+    left = [node for node in mine if node not in covered]
+    if covered and any(nodes == left for _, _, nodes in _whole_modules(group, pairs, my_leaves, their_leaves)):
+        return hints, len(mine)  # the other modules pinned, the last one has its partner left
     for node in mine:
-        if pinned == len(mine) - 1:
+        if pinned >= len(mine) - 1:
             break  # the others pinned, the last has one partner left (a name inside another's has no hint of its own)
+        if node in covered:
+            continue
         partner = pairs.get(node)
         if partner is None:
             continue
         my_name = my_leaves[node[1]].name
         their_name = their_leaves[partner[1]].name
-        my_options = shortest_distinguishing(my_name, [my_leaves[n[1]].name for n in mine if n != node])[:12] + [my_name]
-        their_options = shortest_distinguishing(their_name, [their_leaves[n[1]].name for n in theirs if n != partner])[:12] + [their_name]
-        # A hint without block numbers holds for every block alike: one hint for a tie that repeats.
-        candidates = sorted(set((a, b) for a in my_options for b in their_options),
-                            key=lambda h: (any(c.isdigit() for c in h[0] + h[1]), len(h[0]) + len(h[1]), h))
-        chosen = next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
+        chosen = _first_consistent(
+            graph, pairs, my_leaves, their_leaves,
+            _distinguishing(my_name, [my_leaves[n[1]].name for n in mine]),
+            _distinguishing(their_name, [their_leaves[n[1]].name for n in theirs]))
         if chosen is not None:
             pinned += 1
             if chosen not in hints:
                 hints.append(chosen)
-    return hints, len(hints)
+    return hints, pinned
+
+
+def _distinguishing(name, names):
+    """Substrings of `name` that none of the other `names` holds, shortest first, and the name itself."""
+    return shortest_distinguishing(name, [n for n in names if n != name])[:12] + [name]
+
+
+def _first_consistent(graph, pairs, my_leaves, their_leaves, my_options, their_options):
+    """The first hint of the options that every pair of `pairs` obeys, or None. A hint without block
+    numbers holds for every block alike: one hint for a tie that repeats."""
+    candidates = sorted({(a, b) for a in my_options for b in their_options if a and b},
+                        key=lambda h: (any(c.isdigit() for c in h[0] + h[1]), len(h[0]) + len(h[1]), h))
+    return next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
+
+
+def _module_name(leaf):
+    """The name of the module a leaf sits in: its name without its last part ('' at the root)."""
+    return leaf.name[:len(leaf.name) - len(leaf.parts[-1])].rstrip("./") if len(leaf.parts) > 1 else ""
+
+
+def _modules(nodes, leaves):
+    """The nodes grouped by the name of their leaf's module."""
+    grouped = {}
+    for node in nodes:
+        grouped.setdefault(_module_name(leaves[node[1]]), []).append(node)
+    return grouped
+
+
+def _whole_modules(group, pairs, my_leaves, their_leaves):
+    """The `my` modules of a tied group whose tied weights all pair into one `their` module (and whose
+    `their` module takes no other of the group's modules): `(my module, their module, my nodes)`."""
+    mine, _ = group
+    if any(node[0] != "my" or (pairs.get(node) or ("their",))[0] != "their" for node in mine):
+        return []
+    whole = []
+    targets = {}
+    for my_module, nodes in _modules(mine, my_leaves).items():
+        partners = {_module_name(their_leaves[pairs[n][1]]) for n in nodes if pairs.get(n) is not None}
+        if len(partners) == 1 and all(pairs.get(n) is not None for n in nodes) and my_module:
+            their_module = partners.pop()
+            targets.setdefault(their_module, []).append((my_module, nodes))
+    for their_module, sources in targets.items():
+        if len(sources) == 1 and their_module:
+            whole.append((sources[0][0], their_module, sources[0][1]))
+    return whole
+
+
+def _coherent_pairings(graph, group, pairing, my_leaves, their_leaves):
+    """Pairings of the tied group that keep its modules whole: the tied weights of each `my` module go
+    into one `their` module, each paired inside it with its cheapest partner. Empty where the group is
+    not a set of whole plain weights or spreads over too many modules."""
+    mine, theirs = group
+    if any(node[0] != "my" for node in mine) or any(node[0] != "their" for node in theirs):
+        return []
+    my_modules, their_modules = _modules(mine, my_leaves), _modules(theirs, their_leaves)
+    if not 2 <= len(my_modules) == len(their_modules) <= MAX_MODULES_PERMUTED:
+        return []
+    found = []
+    for order in itertools.permutations(sorted(their_modules, key=natural_key)):
+        candidate = {m: t for m, t in pairing.items() if m not in mine}
+        for my_module, their_module in zip(sorted(my_modules, key=natural_key), order):
+            inside = _cheapest_inside(graph, my_modules[my_module], their_modules[their_module])
+            if inside is None:
+                break
+            candidate.update(inside)
+        else:
+            found.append(candidate)
+    return found
+
+
+def _cheapest_inside(graph, mine, theirs):
+    """The weights of one module paired with those of another, cheapest edge first; None when some
+    weight finds no partner (their counts differ, or a shape fits no other)."""
+    if len(mine) != len(theirs):
+        return None
+    edges = sorted((graph.edges[m, t]["cost"], m, t) for m in mine for t in theirs if graph.has_edge(m, t))
+    pairs, taken = {}, set()
+    for _, m, t in edges:
+        if m not in pairs and t not in taken:
+            pairs[m] = t
+            taken.add(t)
+    return pairs if len(pairs) == len(mine) else None
+
+
+def _splits(group, pairing, my_leaves, their_leaves, pending=()):
+    """How many modules the pairing splits around the tied group: for each module of a tied weight, on
+    either side, the number of modules its weights pair into beyond one (the pairs of `pending` aside)."""
+    mine, theirs = group
+    partners_of = {}
+    tied_my = {_module_name(my_leaves[n[1]]) for n in mine}
+    tied_their = {_module_name(their_leaves[n[1]]) for n in theirs}
+    for m, t in pairing.items():
+        if m[0] != "my" or t[0] != "their" or m in pending:
+            continue
+        my_module, their_module = _module_name(my_leaves[m[1]]), _module_name(their_leaves[t[1]])
+        if my_module in tied_my:
+            partners_of.setdefault(("my", my_module), set()).add(their_module)
+        if their_module in tied_their:
+            partners_of.setdefault(("their", their_module), set()).add(my_module)
+    return sum(len(partners) - 1 for partners in partners_of.values())
 
 
 def _pairings(group, assignment):
@@ -112,20 +238,42 @@ def _discordance(group, pairing, my_ranks, their_ranks):
 COST_NOISE = 0.05
 
 
-def _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks):
-    """Of the tied pairings, the likelier truth: the one whose hints agree best with all other pairs, then the
-    cheaper one (they tie within a tolerance, and a difference beyond `COST_NOISE` still says something),
-    then the one that keeps the natural order of the names."""
+def _best_pairing(graph, group, assignment, pairing, my_leaves, their_leaves, my_ranks, their_ranks, tolerance, pending=()):
+    """Of the tied pairings, the likelier truth: the one that splits the fewest modules (a module's
+    weights go together; beside the solver's tied pairings, those that keep the group's modules whole and
+    cost no more than the tie's tolerance above the cheapest are candidates), then the one whose hints agree
+    best with all other pairs, then the cheaper one (they tie within a tolerance, and a difference beyond
+    `COST_NOISE` still says something), then the one that keeps the natural order of the names.
+    `pairing` holds the choices made for the groups before this one; `pending` the `my` weights of groups
+    still to choose, whose pairs count for nothing."""
+    def group_cost(candidate):
+        return sum(UNMATCHED_COST if candidate.get(m) is None else graph.edges[m, candidate[m]]["cost"] for m in group[0])
+
+    tied = [_with_group(pairing, p, group) for p in _pairings(group, assignment)]
+    cheapest = min(group_cost(p) for p in tied)
+    coherent = [p for p in _coherent_pairings(graph, group, pairing, my_leaves, their_leaves)
+                if group_cost(p) <= cheapest + tolerance + 1e-9]
+    candidates = tied + [p for p in coherent if p not in tied]
+    splits = [_splits(group, candidate, my_leaves, their_leaves, pending) for candidate in candidates]
     scored = []
-    for k, pairing in enumerate(_pairings(group, assignment)):
-        hints, consistent = propose_hints(graph, group, pairing, my_leaves, their_leaves)
-        cost = sum(UNMATCHED_COST if pairing.get(m) is None else graph.edges[m, pairing[m]]["cost"] for m in group[0])
-        scored.append((-consistent, cost, _discordance(group, pairing, my_ranks, their_ranks), k, pairing, hints))
+    for k, candidate in enumerate(candidates):
+        if splits[k] > min(splits):
+            continue
+        decided = {m: t for m, t in candidate.items() if m not in pending}
+        hints, consistent = propose_hints(graph, group, decided, my_leaves, their_leaves)
+        scored.append((-consistent, group_cost(candidate), _discordance(group, candidate, my_ranks, their_ranks), k, candidate, hints))
     most_consistent = [s for s in scored if s[0] == min(s[0] for s in scored)]
     cheapest = min(s[1] for s in most_consistent)
     near = [s for s in most_consistent if s[1] <= cheapest + COST_NOISE]
     *_, pairing, hints = min(near, key=lambda s: s[2:4])
     return pairing, hints
+
+
+def _with_group(pairing, candidate, group):
+    """`pairing` with the tied group's `my` weights paired as in `candidate`."""
+    combined = {m: t for m, t in pairing.items() if m not in group[0]}
+    combined.update({m: candidate[m] for m in group[0] if candidate.get(m) is not None})
+    return combined
 
 
 def _leaf_nodes(graph, node):
@@ -176,13 +324,17 @@ def _missing_evidence(graph, group, pairs, alternatives, my_order, their_order):
     return missing
 
 
-def proposed_pairing(graph, assignment, my_leaves, their_leaves):
-    """The chosen pairs with each tied group in its likeliest tied pairing: the rows the error shows."""
+def proposed_pairing(graph, assignment, my_leaves, their_leaves, tolerance=0.0):
+    """The chosen pairs with each tied group in its likeliest pairing within `tolerance` of the cheapest,
+    each group seeing the choices made before it: the rows the error shows."""
     my_ranks, their_ranks = natural_ranks(my_leaves), natural_ranks(their_leaves)
     pairing = dict(assignment.pairs)
-    for group in tied_groups(assignment):
-        best, _ = _best_pairing(graph, group, assignment, my_leaves, their_leaves, my_ranks, their_ranks)
-        pairing.update({m: best[m] for m in group[0] if m in best})
+    groups = tied_groups(assignment)
+    for number, group in enumerate(groups):
+        # The groups still to come are paired arbitrarily so far: they are no evidence of where a module goes.
+        pending = {node for later in groups[number + 1:] for node in later[0]}
+        pairing, _ = _best_pairing(graph, group, assignment, pairing, my_leaves, their_leaves, my_ranks, their_ranks,
+                                   tolerance, pending)
     return pairing
 
 

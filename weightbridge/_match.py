@@ -436,7 +436,7 @@ def _solve_leaves(problem, ignore_unmatched_inputs, ignore_unmatched_outputs, so
     if fused_ties:
         pairing = proposed_fused_pairing(graph, assignment)
     elif assignment.alternatives:
-        pairing = proposed_pairing(graph, assignment, problem.my_leaves, problem.their_leaves)
+        pairing = proposed_pairing(graph, assignment, problem.my_leaves, problem.their_leaves, _tie_tolerance(graph, assignment))
     layouts, open_layout = settle_layouts(problem, graph, pairing)
     mapping = _mapping_of(problem, graph, assignment, pairing, layouts)
     if fused_ties:
