@@ -72,9 +72,17 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
             graph, pairs, my_leaves, their_leaves,
             _distinguishing(my_module, [_module_name(my_leaves[n[1]]) for n in mine]),
             _distinguishing(their_module, [_module_name(their_leaves[n[1]]) for n in theirs]))
-        # A module told apart only by its block number is left to its weights' own names, which may hold
-        # for every block alike (`a.weight` where the module is `layer.0.a`).
-        if chosen is not None and not any(part.isdigit() for text in chosen for part in re.split(r"[./]", text)):
+        # A module told apart only by its block number is left to its weights' own names where they hold for
+        # every block alike (`a.weight` where the module is `layer.0.a`).
+        if chosen is not None and _numbered(chosen):
+            first = nodes[0]
+            by_leaf = _first_consistent(
+                graph, pairs, my_leaves, their_leaves,
+                _distinguishing(my_leaves[first[1]].name, [my_leaves[n[1]].name for n in mine]),
+                _distinguishing(their_leaves[pairs[first][1]].name, [their_leaves[n[1]].name for n in theirs]))
+            if by_leaf is not None and not _numbered(by_leaf):
+                chosen = None
+        if chosen is not None:
             covered.update(nodes)
             pinned += len(nodes)
             if chosen not in hints:
@@ -101,6 +109,11 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
             if chosen not in hints:
                 hints.append(chosen)
     return hints, pinned
+
+
+def _numbered(hint):
+    """Whether a hint names a block by its number (a part of digits alone)."""
+    return any(part.isdigit() for text in hint for part in re.split(r"[./]", text))
 
 
 def _distinguishing(name, names):
