@@ -63,7 +63,8 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
     mine, theirs = group
     hints, pinned = [], 0
     covered = set()
-    for my_module, their_module, nodes in _whole_modules(group, pairs, my_leaves, their_leaves):
+    whole = _whole_modules(group, pairs, my_leaves, their_leaves)
+    for my_module, their_module, nodes in whole:
         if len(nodes) < 2:
             continue  # one weight of a module: its own name says as much
         if pinned + len(nodes) == len(mine) and pinned:
@@ -88,7 +89,7 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
             if chosen not in hints:
                 hints.append(chosen)
     left = [node for node in mine if node not in covered]
-    if covered and any(nodes == left for _, _, nodes in _whole_modules(group, pairs, my_leaves, their_leaves)):
+    if covered and any(nodes == left for _, _, nodes in whole):
         return hints, len(mine)  # the other modules pinned, the last one has its partner left
     for node in mine:
         if pinned >= len(mine) - 1:
@@ -268,9 +269,10 @@ def _best_pairing(graph, group, assignment, pairing, my_leaves, their_leaves, my
                 if group_cost(p) <= cheapest + tolerance + 1e-9]
     candidates = tied + [p for p in coherent if p not in tied]
     splits = [_splits(group, candidate, my_leaves, their_leaves, pending) for candidate in candidates]
+    fewest = min(splits)
     scored = []
     for k, candidate in enumerate(candidates):
-        if splits[k] > min(splits):
+        if splits[k] > fewest:
             continue
         decided = {m: t for m, t in candidate.items() if m not in pending}
         hints, consistent = propose_hints(graph, group, decided, my_leaves, their_leaves)

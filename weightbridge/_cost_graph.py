@@ -370,14 +370,13 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     def parent(leaf):
         return leaf.parts[:-1]
 
-    member_parents = _member_parents
     one_to_one = [(m, t) for m, t in assignment.pairs.items() if not (is_group(m) or is_group(t))]
     confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
     # For each module, where the confident partners of its weights sit, counted, so that a weight's
     # own pairing can be left out: only its module's other weights speak for or against a candidate.
     partner_parents, their_partner_parents, own = defaultdict(Counter), defaultdict(Counter), {}
     for m, t in confident:
-        for my_parent, their_parent in zip(member_parents(my_leaves, my_folding, m[1]), member_parents(their_leaves, their_folding, t[1])):
+        for my_parent, their_parent in zip(_member_parents(my_leaves, my_folding, m[1]), _member_parents(their_leaves, their_folding, t[1])):
             partner_parents[my_parent][their_parent] += 1
             their_partner_parents[their_parent][my_parent] += 1
         own[m], own[t] = parent(their_leaves[t[1]]), parent(my_leaves[m[1]])
