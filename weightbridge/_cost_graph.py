@@ -374,11 +374,10 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     confident = [(m, t) for m, t in one_to_one if assignment.margins[m] >= CONFIDENT_MARGIN]
     # For each module, where the confident partners of its weights sit, counted, so that a weight's
     # own pairing can be left out: only its module's other weights speak for or against a candidate.
-    partner_parents, their_partner_parents, own = defaultdict(Counter), defaultdict(Counter), {}
+    partner_parents, their_partner_parents = _partner_modules(
+        [_places(m, t, my_leaves, their_leaves, my_folding, their_folding) for m, t in confident])
+    own = {}
     for m, t in confident:
-        for my_parent, their_parent in zip(_member_parents(my_leaves, my_folding, m[1]), _member_parents(their_leaves, their_folding, t[1])):
-            partner_parents[my_parent][their_parent] += 1
-            their_partner_parents[their_parent][my_parent] += 1
         own[m], own[t] = parent(their_leaves[t[1]]), parent(my_leaves[m[1]])
 
     def others(counts, node):
@@ -418,6 +417,22 @@ def add_structure(graph, my_leaves, their_leaves, assignment, my_folding=None, t
     return changed or bool(incoherent)
 
 
+def _places(m, t, my_leaves, their_leaves, my_folding, their_folding):
+    """The (my module, their module) of each leaf pair that the chosen pair `(m, t)` stands for."""
+    return list(zip(_member_parents(my_leaves, my_folding, m[1]), _member_parents(their_leaves, their_folding, t[1])))
+
+
+def _partner_modules(places):
+    """For each module of either side, the modules its weights' partners sit in, counted: `places` holds
+    the (my module, their module) pairs of the chosen leaf pairs, a list per chosen pair."""
+    counted = Counter(place for pair_places in places for place in pair_places)
+    mine, theirs = defaultdict(dict), defaultdict(dict)
+    for (my_parent, their_parent), count in counted.items():
+        mine[my_parent][their_parent] = count
+        theirs[their_parent][my_parent] = count
+    return mine, theirs
+
+
 def _member_parents(leaves, side_folding, k):
     """The module of leaf `k`, or on a folded side the module of each leaf its template stands for."""
     return side_folding.member_parents[k] if side_folding else (leaves[k].parts[:-1],)
@@ -442,15 +457,12 @@ def drop_split_modules(graph, my_leaves, their_leaves, assignment, my_folding=No
 
     pairs = [(m, t) for m, t in assignment.pairs.items()
              if not (is_group(m) or is_group(t) or m in tied) and not hinted(m, t)]
-    instances = {(m, t): list(zip(_member_parents(my_leaves, my_folding, m[1]), _member_parents(their_leaves, their_folding, t[1])))
-                 for m, t in pairs}
-    partner_parents, their_partner_parents = defaultdict(Counter), defaultdict(Counter)
-    for places in instances.values():
-        for my_parent, their_parent in places:
-            partner_parents[my_parent][their_parent] += 1
-            their_partner_parents[their_parent][my_parent] += 1
+    instances = {(m, t): _places(m, t, my_leaves, their_leaves, my_folding, their_folding) for m, t in pairs}
+    partner_parents, their_partner_parents = _partner_modules(instances.values())
 
     def elsewhere(counts, own, where):
+        if len(counts) == 1 and own in counts:
+            return False  # the module's weights pair only into `own`, which is `where`
         others = [module for module, count in counts.items() if count - (module == own) > 0]
         return bool(others) and not any(_related(module, where) for module in others)
 

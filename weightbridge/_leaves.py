@@ -3,8 +3,9 @@
 import copy
 import dataclasses
 import functools
+import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping as AbcMapping
 
 import numpy as np
@@ -36,15 +37,16 @@ class Leaf:
         """The module path split at every separator, the last part being the leaf's own name."""
         return tuple(p for p in re.split(r"[./]", self.name) if p != "")
 
-    @property
+    @functools.cached_property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(n) for n in self.shape)
 
-    @property
+    @functools.cached_property
     def dtype_kind(self):
         return dtype_kind(self.dtype)
 
 
+@functools.lru_cache(maxsize=None)
 def dtype_kind(dtype):
     """'float', 'int', 'bool' or 'complex': only leaves of one kind can be partners."""
     name = str(dtype).replace("torch.", "")
@@ -244,10 +246,14 @@ def _module_shares(leaves):
     numbered items in the order of their numbers."""
     closed, holding, apart, own, last_item = set(), set(), set(), {}, {}
     lists_in_order = True
-    previous = ()
+    previous, names = (), None
     for leaf in leaves:
         module = leaf.parts[:-1]
-        own.setdefault(module, []).append(leaf.parts[-1])
+        if module == previous and names is not None:
+            names.append(leaf.parts[-1])
+            continue
+        names = own.setdefault(module, [])
+        names.append(leaf.parts[-1])
         if module == previous:
             continue
         common = 0
@@ -269,10 +275,10 @@ def _module_shares(leaves):
                 holding.add(opened)
         previous = module
     together = 1.0 - len(apart & holding) / len(holding) if holding else 1.0
-    orders = {}
+    orders = defaultdict(Counter)
     for names in own.values():
         if len(names) >= 2:
-            orders.setdefault(frozenset(names), Counter())[tuple(names)] += 1
+            orders[frozenset(names)][tuple(names)] += 1
     classes = [counts for counts in orders.values() if sum(counts.values()) >= 2]
     total = sum(sum(counts.values()) for counts in classes)
     alike = sum(max(counts.values()) for counts in classes) / total if total else 1.0
@@ -283,6 +289,8 @@ def split_tied(leaves, other_leaves):
     """One leaf per name of a tied tensor, where the other side holds more weights of its size than this
     side does: a tied tensor (GPT-2's `wte` and `lm_head`) then feeds each of the other side's untied
     weights. Each copy lists the tensor's other names as its aliases; indices follow enumeration order."""
+    if not any(leaf.aliases for leaf in leaves):
+        return leaves
     mine = Counter((leaf.size, leaf.dtype_kind) for leaf in leaves)
     theirs = Counter((leaf.size, leaf.dtype_kind) for leaf in other_leaves)
 
