@@ -5,7 +5,7 @@ import re
 
 import networkx as nx
 
-from ._features import FEATURE_WEIGHTS, UNMATCHED_COST
+from ._features import COST_NOISE, FEATURE_WEIGHTS, UNMATCHED_COST
 from ._errors import AmbiguityError
 from ._names import natural_key, shortest_distinguishing
 
@@ -92,7 +92,7 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
     if covered and any(nodes == left for _, _, nodes in whole):
         return hints, len(mine)  # the other modules pinned, the last one has its partner left
     for node in mine:
-        if pinned >= len(mine) - 1:
+        if pinned >= len(mine) - 1 and len(theirs) <= len(mine):
             break  # the others pinned, the last has one partner left (a name inside another's has no hint of its own)
         if node in covered:
             continue
@@ -105,11 +105,41 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
             graph, pairs, my_leaves, their_leaves,
             _distinguishing(my_name, [my_leaves[n[1]].name for n in mine]),
             _distinguishing(their_name, [their_leaves[n[1]].name for n in theirs]))
+        others = [n for n in theirs if n != partner]
+        if chosen is None or not _separates(chosen, my_name, [their_leaves[n[1]].name for n in others]):
+            chosen = _excluding_hint(graph, pairs, my_leaves, their_leaves, partner, others)
         if chosen is not None:
             pinned += 1
             if chosen not in hints:
                 hints.append(chosen)
     return hints, pinned
+
+
+def _separates(hint, my_name, their_names):
+    """Whether a hint keeps `my_name` from every one of `their_names`."""
+    a, b = hint
+    return all((a in my_name) != (b in name) for name in their_names)
+
+
+def _excluding_hint(graph, pairs, my_leaves, their_leaves, partner, others):
+    """A hint that keeps the tied `others` from a leaf whose partner's name sits inside theirs (`norm.weight`
+    inside `layers.1.attention_norm.weight`, no substring names the one and not the other): it names a
+    part of another's name (`attention_norm`) with what the weights that hold it pair with
+    (`input_layernorm`), so the leaf, whose name holds neither, cannot take it. None if no hint does."""
+    partner_name = their_leaves[partner[1]].name
+    my_of = [(m, t) for m, t in pairs.items() if t is not None]
+    candidates = set()
+    for other in others:
+        for b in _distinguishing(their_leaves[other[1]].name, [partner_name])[:-1]:
+            holding = [my_leaves[i[1]].name for m, t in my_of if any(b in their_leaves[j[1]].name for j in _leaf_nodes(graph, t))
+                       for i in _leaf_nodes(graph, m)]
+            if holding:
+                rest = [leaf.name for leaf in my_leaves if leaf.name not in holding]
+                candidates.update((a, b) for a in shortest_distinguishing(holding[0], rest)[:12] if all(a in name for name in holding))
+    for hint in sorted(candidates, key=_hint_order):
+        if _consistent(graph, hint, pairs, my_leaves, their_leaves):
+            return hint
+    return None
 
 
 def _numbered(hint):
@@ -125,9 +155,13 @@ def _distinguishing(name, names):
 def _first_consistent(graph, pairs, my_leaves, their_leaves, my_options, their_options):
     """The first hint of the options that every pair of `pairs` obeys, or None. A hint without block
     numbers holds for every block alike: one hint for a tie that repeats."""
-    candidates = sorted({(a, b) for a in my_options for b in their_options if a and b},
-                        key=lambda h: (any(c.isdigit() for c in h[0] + h[1]), len(h[0]) + len(h[1]), h))
+    candidates = sorted({(a, b) for a in my_options for b in their_options if a and b}, key=_hint_order)
     return next((h for h in candidates if _consistent(graph, h, pairs, my_leaves, their_leaves)), None)
+
+
+def _hint_order(hint):
+    """Hints without digits first (they hold for every block alike), then the shorter."""
+    return any(c.isdigit() for c in hint[0] + hint[1]), len(hint[0]) + len(hint[1]), hint
 
 
 def _module_name(leaf):
@@ -246,10 +280,6 @@ def _discordance(group, pairing, my_ranks, their_ranks):
     return sum(1 for x in range(len(ranked)) for y in range(x + 1, len(ranked)) if ranked[x][1] > ranked[y][1])
 
 
-# Cost differences below this are rounding, not evidence: positions lie on a grid of 1/1000 and rare-word
-# weights differ by a few thousandths between candidates named alike (a shortcut and a main-path conv
-# that tie cost 7.983 and 7.984); the smallest difference of names that told a tie right was 0.15 (BERT's norms).
-COST_NOISE = 0.05
 
 
 def _best_pairing(graph, group, assignment, pairing, my_leaves, their_leaves, my_ranks, their_ranks, tolerance, pending=()):

@@ -9,11 +9,12 @@ import networkx as nx
 
 from . import _names
 from ._features import (
-    CONFIDENT_MARGIN, FEATURE_WEIGHTS, edge_cost, features, index_distance, my_node, path_units, raw_units, reshape_is_evidenced, suffix_distance, their_node,
+    CONFIDENT_MARGIN, COST_NOISE, FEATURE_WEIGHTS, edge_cost, features, index_distance, my_node, path_units, raw_units, reshape_is_evidenced, suffix_distance, their_node,
 )
 from ._formats import format_permutation, weight_kind
 from ._leaves import is_counter, order_is_informative, order_unlike_definition
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
+from ._structure import anchors_between
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
@@ -316,7 +317,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             if transform.price > 0 and not reshape_is_evidenced(values, my.leaf_tokens[i], their.leaf_tokens[j]):
                 continue
             if modules is not None and my.ordered and their.ordered and modules.anchors[modules.my_owner[i]]:
-                slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j])
+                slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j]) + anchors_between(modules.my_before[i], modules.their_before[j])
                 if slots_differ:
                     values["order"] = slots_differ / modules.anchors[modules.my_owner[i]]
             graph.add_edge(
@@ -569,14 +570,24 @@ def drop_order_against_names(graph, my_leaves, assignment):
         # A counter (a step, num_batches_tracked) follows its module: its name is no evidence against order.
         if is_group(m) or is_group(t) or graph.edges[m, t].get("displaced") or is_counter(my_leaves[m[1]]):
             continue
-        chosen = by_names(graph.edges[m, t])
-        if any(chosen - by_names(data) > DISPLACED_TOLERANCE for _, v, data in graph.edges(m, data=True) if v != t):
+        chosen, chosen_cost = by_names(graph.edges[m, t]), graph.edges[m, t]["cost"]
+        if any(_order_against_names(chosen - by_names(data), data["cost"] - chosen_cost)
+               for _, v, data in graph.edges(m, data=True) if v != t):
             kinds.add(kind(m))
             modules.add(module(m))
     if not kinds:
         return False
     _drop_order(graph, lambda m: kind(m) in kinds or module(m) in modules)
     return True
+
+
+def _order_against_names(names_prefer, margin):
+    """Whether order won a pair against names: names prefer the other candidate by `names_prefer`, more
+    than the margin names alone need, or by more than rounding and by more than order's whole win
+    (`margin`, what the other candidate costs more): a narrow win over a runner-up that names prefer is
+    no evidence (a block more on one side shifted the final norm's position onto a block's norm, margin
+    0.043 against names' 0.16)."""
+    return names_prefer > DISPLACED_TOLERANCE or (names_prefer > COST_NOISE and margin < names_prefer)
 
 
 def _add_local_order(graph):

@@ -176,3 +176,8 @@ def edge_cost(feature_values):
 # A pair whose margin reaches this is sure enough to say which modules correspond.
 CONFIDENT_MARGIN = 1.0
 
+
+# Cost differences below this are rounding, not evidence: positions lie on a grid of 1/1000 and rare-word
+# weights differ by a few thousandths between candidates named alike (a shortcut and a main-path conv
+# that tie cost 7.983 and 7.984); the smallest difference of names that told a tie right was 0.15 (BERT's norms).
+COST_NOISE = 0.05
