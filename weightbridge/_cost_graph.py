@@ -14,7 +14,6 @@ from ._features import (
 from ._formats import format_permutation, weight_kind
 from ._leaves import is_counter, order_is_informative, order_unlike_definition
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
-from ._structure import anchors_between
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
@@ -317,7 +316,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
             if transform.price > 0 and not reshape_is_evidenced(values, my.leaf_tokens[i], their.leaf_tokens[j]):
                 continue
             if modules is not None and my.ordered and their.ordered and modules.anchors[modules.my_owner[i]]:
-                slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j]) + anchors_between(modules.my_before[i], modules.their_before[j])
+                slots_differ = len(modules.my_slot[i] ^ modules.their_slot[j])
                 if slots_differ:
                     values["order"] = slots_differ / modules.anchors[modules.my_owner[i]]
             graph.add_edge(
