@@ -106,7 +106,9 @@ def propose_hints(graph, group, pairs, my_leaves, their_leaves):
             _distinguishing(my_name, [my_leaves[n[1]].name for n in mine]),
             _distinguishing(their_name, [their_leaves[n[1]].name for n in theirs]))
         others = [n for n in theirs if n != partner]
-        if chosen is None or not _separates(chosen, my_name, [their_leaves[n[1]].name for n in others]):
+        # More candidates than weights: a hint must keep this one from every other, whose own weights may be
+        # pinned by nothing else (in a square tie, the other pairs' hints do).
+        if len(theirs) > len(mine) and (chosen is None or not _separates(chosen, my_name, [their_leaves[n[1]].name for n in others])):
             chosen = _excluding_hint(graph, pairs, my_leaves, their_leaves, partner, others)
         if chosen is not None:
             pinned += 1
