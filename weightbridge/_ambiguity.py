@@ -282,8 +282,6 @@ def _discordance(group, pairing, my_ranks, their_ranks):
     return sum(1 for x in range(len(ranked)) for y in range(x + 1, len(ranked)) if ranked[x][1] > ranked[y][1])
 
 
-
-
 def _best_pairing(graph, group, assignment, pairing, my_leaves, their_leaves, my_ranks, their_ranks, tolerance, pending=()):
     """Of the tied pairings, the likelier truth: the one that splits the fewest modules (a module's
     weights go together; beside the solver's tied pairings, those that keep the group's modules whole and

@@ -39,7 +39,7 @@ class Leaf:
 
     @functools.cached_property
     def size(self):
-        return math.prod(int(n) for n in self.shape)
+        return math.prod(self.shape)
 
     @functools.cached_property
     def dtype_kind(self):
@@ -246,14 +246,10 @@ def _module_shares(leaves):
     numbered items in the order of their numbers."""
     closed, holding, apart, own, last_item = set(), set(), set(), {}, {}
     lists_in_order = True
-    previous, names = (), None
+    previous = ()
     for leaf in leaves:
         module = leaf.parts[:-1]
-        if module == previous and names is not None:
-            names.append(leaf.parts[-1])
-            continue
-        names = own.setdefault(module, [])
-        names.append(leaf.parts[-1])
+        own.setdefault(module, []).append(leaf.parts[-1])
         if module == previous:
             continue
         common = 0
