@@ -14,6 +14,7 @@ from ._features import (
 from ._formats import format_permutation, weight_kind
 from ._leaves import is_counter, order_is_informative, order_unlike_definition
 from ._fusion import add_group_edges, fused_layout_parts, is_group, order_is_hinted
+from ._structure import anchors_between
 from ._transforms import candidate_transforms, compatible, layout_kind, proves_layout
 
 # Enumeration order is evidence only where the leaves named alike on both sides come in nearly
@@ -328,6 +329,7 @@ def build_cost_graph(their_leaves, my_leaves, *, their_format=None, my_format=No
     graph.graph["hints"] = tuple(hint for hint in hints if not order_is_hinted(hint))
     if my.ordered and their.ordered and modules is not None:
         _drop_displaced_order(graph, modules, my, their)
+        _drop_order_against_anchors(graph, modules)
     if my.ordered and their.ordered:
         _add_local_order(graph)
     add_group_edges(graph, my, their, token_weight, hints, modules)
@@ -522,6 +524,47 @@ def _drop_displaced_order(graph, modules, my, their):
                  if not (mine[key] <= theirs[key] or theirs[key] <= mine[key])}
     if displaced:
         _drop_order(graph, lambda m: key(my, modules.my_owner, m[1]) in displaced)
+
+
+def _drop_order_against_anchors(graph, modules):
+    """Enumeration order stops being evidence for a leaf whose candidates it ranks against the leaf anchors
+    (`weightbridge._structure._leaf_anchors`): in a pair of modules that owns its leaves unevenly, a leaf's
+    share of all leaves moves with what one side lacks (Mixtral's experts listed on one side and stacked on
+    the other, `wq` missing: `wo` sat nearer `q_proj` than `o_proj`); its place among the anchors does not.
+    Order speaks against the anchors where it prefers a candidate with more anchor differences than another,
+    also after that candidate's own partner by the anchors takes the other in exchange (a swap that order
+    does not prefer is no conflict: the norms of one block are each nearer the other's partner by share, but
+    not both at once). Order is dropped for those candidates, and names decide or the tie is reported."""
+    noise = COST_NOISE / FEATURE_WEIGHTS["order"]
+
+    def before(n):
+        return (modules.my_before if n[0] == "my" else modules.their_before)[n[1]]
+
+    def leaf_edges(n):
+        return {v: data["order"] for _, v, data in graph.edges(n, data=True) if "group" not in data}
+
+    displaced = set()
+    for n in graph.nodes:
+        if before(n) is None:
+            continue
+        order = leaf_edges(n)
+        if len(order) < 2:
+            continue
+        differ = {v: anchors_between(before(n), before(v)) for v in order}
+        fewest = min(differ.values())
+        b = min(order, key=order.get)
+        if differ[b] == fewest:
+            continue
+        a = min((v for v in order if differ[v] == fewest), key=order.get)
+        # What order gains by giving n the candidate b, and b's partner by the anchors the candidate a.
+        others = {x: o for x, o in leaf_edges(b).items() if x != n}
+        fewest_of_b = min((anchors_between(before(b), before(x)) for x in others), default=None)
+        gains = [order[a] + others[x] - order[b] - graph.edges[x, a]["order"]
+                 for x in others if anchors_between(before(b), before(x)) == fewest_of_b and graph.has_edge(x, a)]
+        if min(gains, default=order[a] - order[b]) > noise:
+            displaced.update([n] if n[0] == "my" else order)
+    if displaced:
+        _drop_order(graph, lambda m: m in displaced)
 
 
 def _drop_order(graph, is_displaced):

@@ -31,7 +31,7 @@ bags in place of element types.
 
 import dataclasses
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from . import _names
 from ._leaves import is_counter
@@ -53,12 +53,17 @@ class ModulePairs:
     their_slot: tuple
     # Per pair: how many matched modules lie directly inside it.
     anchors: tuple
+    # Per leaf: the leaf anchors its owner enumerated before it, None where the owner pair owns its leaves evenly
+    # (see `_leaf_anchors`).
+    my_before: tuple
+    their_before: tuple
 
     def of_representatives(self, my_firsts, their_firsts):
         """The same for a folded problem, whose leaves are the leaves at `my_firsts` and `their_firsts`."""
         return dataclasses.replace(
             self, my_owner=tuple(self.my_owner[k] for k in my_firsts), their_owner=tuple(self.their_owner[k] for k in their_firsts),
             my_slot=tuple(self.my_slot[k] for k in my_firsts), their_slot=tuple(self.their_slot[k] for k in their_firsts),
+            my_before=tuple(self.my_before[k] for k in my_firsts), their_before=tuple(self.their_before[k] for k in their_firsts),
         )
 
 
@@ -279,8 +284,46 @@ def match_modules(my_leaves, their_leaves, hints=()):
     return ModulePairs(
         tuple(pairs), my_owner, their_owner,
         _slots(my_tree, my_owner, inside, [m for m, _ in pairs]), _slots(their_tree, their_owner, inside, [t for _, t in pairs]),
-        tuple(len(children) for children in inside),
+        tuple(len(children) for children in inside), *_leaf_anchors(my_leaves, their_leaves, my_owner, their_owner),
     )
+
+
+def _leaf_anchors(my_leaves, their_leaves, my_owner, their_owner):
+    """Where the two modules of a pair own their leaves in unequal numbers of some size (a weight missing,
+    experts stacked on one side and listed on the other), a leaf's place among all leaves moves with what
+    the other side lacks. The leaves of the sizes both own equally often then say where a leaf sits: per
+    leaf, how many of each such size its owner enumerated before it (`wo` follows `wk` and `wv` as `o_proj`
+    follows `k_proj` and `v_proj`, whether or not `wq` is there), as a frozenset of (size, count) items;
+    None in a pair that owns its leaves evenly."""
+    def kinds(leaves, owners):
+        counted = defaultdict(Counter)
+        for leaf, owner in zip(leaves, owners):
+            counted[owner][(leaf.size, leaf.dtype_kind)] += 1
+        return counted
+
+    mine, theirs = kinds(my_leaves, my_owner), kinds(their_leaves, their_owner)
+    anchor_kinds = {owner: {kind for kind, count in mine[owner].items() if theirs[owner][kind] == count}
+                    for owner in mine.keys() & theirs.keys() if mine[owner] != theirs[owner]}
+
+    def before(leaves, owners):
+        seen, found = defaultdict(Counter), [None] * len(leaves)
+        for k in sorted(range(len(leaves)), key=lambda k: leaves[k].index):
+            owner, kind = owners[k], (leaves[k].size, leaves[k].dtype_kind)
+            if owner in anchor_kinds:
+                found[k] = frozenset(seen[owner].items())
+                if kind in anchor_kinds[owner]:
+                    seen[owner][kind] += 1
+        return tuple(found)
+
+    return before(my_leaves, my_owner), before(their_leaves, their_owner)
+
+
+def anchors_between(a, b):
+    """How many leaf anchors one of two leaves has before it that the other has not (see `_leaf_anchors`)."""
+    if a == b:
+        return 0
+    a, b = dict(a), dict(b)
+    return sum(abs(a.get(kind, 0) - b.get(kind, 0)) for kind in a.keys() | b.keys())
 
 
 def _owners(tree, pair_of):
